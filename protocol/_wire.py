@@ -84,7 +84,9 @@ def parse_message(raw: bytes) -> tuple[Any, list[Any]]:
     return header, parse_avps(raw[20 : header.length])
 
 
-def build_avp(code: int, data: bytes, *, vendor_id: int | None = None, mandatory: bool = True) -> bytes:
+def build_avp(
+    code: int, data: bytes, *, vendor_id: int | None = None, mandatory: bool = True
+) -> bytes:
     """Encode one AVP through construct: an encoder independent of `codec`."""
     length = len(data) + (12 if vendor_id is not None else 8)
     return bytes(

@@ -82,7 +82,15 @@ class Message:
     Immutable by convention; equality compares header fields and AVPs.
     """
 
-    __slots__ = ("_avps", "application_id", "command_code", "end_to_end", "flags", "hop_by_hop", "raw")
+    __slots__ = (
+        "_avps",
+        "application_id",
+        "command_code",
+        "end_to_end",
+        "flags",
+        "hop_by_hop",
+        "raw",
+    )
 
     def __init__(
         self,
@@ -107,7 +115,7 @@ class Message:
     @property
     def avps(self) -> tuple[Avp, ...]:
         if self._avps is None:
-            assert self.raw is not None  # noqa: S101 - invariant of the two constructors
+            assert self.raw is not None
             self._avps = decode_avps(self.raw, HEADER_LENGTH)
         return self._avps
 
@@ -264,9 +272,7 @@ def decode_message(raw: bytes, *, lazy: bool = False) -> Message:
     return Message(fc & 0xFFFFFF, flags, app, hbh, e2e, avps, raw=raw)
 
 
-def decode_avps(
-    raw: bytes | Avp, start: int = 0, end: int | None = None
-) -> tuple[Avp, ...]:
+def decode_avps(raw: bytes | Avp, start: int = 0, end: int | None = None) -> tuple[Avp, ...]:
     """Split a run of AVPs (a message body or a Grouped AVP's data) into `Avp`s.
 
     Passing an `Avp` splits its data: ``decode_avps(mscc)`` gives MSCC's children.
@@ -291,7 +297,12 @@ def decode_avps(
                 raise _bits_error(raw, offset, end, code, fl)
             if length < 12 or offset + length > end:
                 raise _length_error(raw, offset, end, f"AVP {code} length {length}")
-            append(new(Avp, (code, fl >> 24, raw[offset + 12 : offset + length], u32(raw, offset + 8)[0])))
+            append(
+                new(
+                    Avp,
+                    (code, fl >> 24, raw[offset + 12 : offset + length], u32(raw, offset + 8)[0]),
+                )
+            )
         else:
             if length < 8 or offset + length > end:
                 raise _length_error(raw, offset, end, f"AVP {code} length {length}")
@@ -307,7 +318,9 @@ def _bits_error(raw: bytes, offset: int, end: int, code: int, fl: int) -> AvpErr
     if length < head or offset + length > end:
         return _length_error(raw, offset, end, f"AVP {code} length {length}")
     vendor = _U32.unpack_from(raw, offset + 8)[0] if head == 12 else 0
-    failed = encode_avp(code, raw[offset + head : offset + length], flags=fl >> 24, vendor_id=vendor)
+    failed = encode_avp(
+        code, raw[offset + head : offset + length], flags=fl >> 24, vendor_id=vendor
+    )
     return AvpError(
         f"AVP {code} has reserved flag bits 0x{fl >> 24:02x}",
         result_code=ResultCode.DIAMETER_INVALID_AVP_BITS,
@@ -334,7 +347,9 @@ def _length_error(raw: bytes, offset: int, end: int, why: str) -> AvpError:
 
 
 def _value_error(avp: Avp, why: str, *, length: bool = False) -> AvpError:
-    code = ResultCode.DIAMETER_INVALID_AVP_LENGTH if length else ResultCode.DIAMETER_INVALID_AVP_VALUE
+    code = (
+        ResultCode.DIAMETER_INVALID_AVP_LENGTH if length else ResultCode.DIAMETER_INVALID_AVP_VALUE
+    )
     return AvpError(f"AVP {avp.code}: {why}", result_code=code, failed_avp=avp.encode())
 
 
@@ -533,7 +548,9 @@ def avp_address(
     return Avp.make(code, encode_address(value), vendor_id=vendor_id, mandatory=mandatory)
 
 
-def avp_time(code: int, value: datetime | int, *, vendor_id: int = 0, mandatory: bool = True) -> Avp:
+def avp_time(
+    code: int, value: datetime | int, *, vendor_id: int = 0, mandatory: bool = True
+) -> Avp:
     return Avp.make(code, encode_time(value), vendor_id=vendor_id, mandatory=mandatory)
 
 

@@ -47,7 +47,8 @@ class ReceiveBuffer:
         """
         buf, start = self._buf, self._start
         if len(buf) - start < 4:
-            return self._compact()
+            self._compact()
+            return None
         if buf[start] != 1:
             raise RemoteProtocolError(
                 f"Diameter version {buf[start]}",
@@ -63,7 +64,8 @@ class ReceiveBuffer:
             )
         end = start + length
         if len(buf) < end:
-            return self._compact()
+            self._compact()
+            return None
         self._start = end
         return bytes(buf[start:end])
 
@@ -78,4 +80,3 @@ class ReceiveBuffer:
         if self._start:
             del self._buf[: self._start]
             self._start = 0
-        return None

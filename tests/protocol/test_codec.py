@@ -85,16 +85,20 @@ def test_garbage_raises_only_protocol_errors(data: bytes) -> None:
             pass
 
 
-@given(st.lists(avps(), max_size=5), st.integers(0, 200))
-def test_truncated_avps_raise_5014_with_a_failed_avp(items: list[Avp], cut: int) -> None:
-    raw = b"".join(a.encode() for a in items)
-    if cut >= len(raw):
-        return
-    try:
-        decode_avps(raw, 0, len(raw) - cut - 1)
-    except AvpError as exc:
-        assert exc.result_code == ResultCode.DIAMETER_INVALID_AVP_LENGTH
-        assert decode_avps(exc.failed_avp)  # the Failed-AVP content is itself well formed
+@given(st.lists(avps(), max_size=4), avps(), st.data())
+def test_truncated_avps_raise_5014_with_a_failed_avp(
+    items: list[Avp], last: Avp, data: st.DataObject
+) -> None:
+    head = b"".join(a.encode() for a in items)
+    tail = last.encode()
+    # End the run anywhere inside the last AVP's header or data (not in its padding).
+    cut = data.draw(st.integers(1, 8 + (4 if last.vendor_id else 0) + len(last.data) - 1))
+    with pytest.raises(AvpError) as info:
+        decode_avps(head + tail, 0, len(head) + cut)
+    assert info.value.result_code == ResultCode.DIAMETER_INVALID_AVP_LENGTH
+    (failed,) = decode_avps(info.value.failed_avp)  # the Failed-AVP is itself well formed
+    if cut >= 8:
+        assert failed.code == last.code
 
 
 # ---------------------------------------------------------------- typed values

@@ -1,0 +1,497 @@
+"""Typed credit-control views: CCR and CCA (RFC 8506 §3.1-3.2, TS 32.299 §6.4).
+
+What lives here: `parse_ccr` (the OCS hot path: one pass over the request's bytes,
+reading only what an OCS needs, with the mandatory-AVP checks of RFC 8506 §3.1),
+`CcaEncoder` (answers from cached constant AVPs), and the client-side pair
+`encode_ccr`/`parse_cca` used by the simulator. What must not: charging decisions;
+the OCS decides grants, this module only says what was asked and writes what was
+decided. Re-Auth and Abort-Session live in `reauth`.
+
+Faults raise `AvpError` with the RFC 6733 §7 Result-Code and Failed-AVP: 5005 for a
+missing mandatory AVP (an example AVP with a zero-filled value), 5004 for a value out
+of range, 5014 for a wrong length, 5009 for a single AVP sent twice, 5001 for an AVP
+with the M bit that the dictionary does not know.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from .codec import Avp, Message, decode_avps, encode_avp, encode_message
+from .codes import (
+    VENDOR_3GPP,
+    ApplicationId,
+    Avp3gpp,
+    AvpCode,
+    CcRequestType,
+    CommandCode,
+    FinalUnitAction,
+    HeaderFlag,
+    RedirectAddressType,
+    RequestedAction,
+    ResultCode,
+    SubscriptionIdType,
+)
+from .dictionary import lookup
+from .errors import AvpError
+from .units import (
+    Money,
+    ServiceUnits,
+    decode_units,
+    encode_currency_code,
+    encode_unit_value,
+    encode_units,
+)
+
+_U32 = struct.Struct(">I")
+
+#: AVPs whose absence is a 5005 in a CCR, with the size of their example value
+_CCR_REQUIRED: dict[int, int] = {
+    AvpCode.SESSION_ID: 0,
+    AvpCode.ORIGIN_HOST: 0,
+    AvpCode.ORIGIN_REALM: 0,
+    AvpCode.DESTINATION_REALM: 0,
+    AvpCode.AUTH_APPLICATION_ID: 4,
+    AvpCode.SERVICE_CONTEXT_ID: 0,
+    AvpCode.CC_REQUEST_TYPE: 4,
+    AvpCode.CC_REQUEST_NUMBER: 4,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class MultipleServicesCreditControl:
+    """One MSCC of a CCR. ``rating_group`` None is the default group (Open5GS sends none)."""
+
+    rating_group: int | None
+    service_identifiers: tuple[int, ...] = ()
+    #: None: no Requested-Service-Unit, so debit the used units and grant nothing
+    #: (RFC 8506 §5.1.1); an RSU without units asks the server to pick the amount.
+    requested: ServiceUnits | None = None
+    used: tuple[ServiceUnits, ...] = ()
+    reporting_reason: int | None = None  #: 3GPP Reporting-Reason at MSCC level
+    avp: Avp | None = None  #: the MSCC as received, for a Failed-AVP
+
+
+@dataclass(frozen=True, slots=True)
+class CreditControlRequest:
+    session_id: str
+    origin_host: str
+    origin_realm: str
+    destination_realm: str
+    auth_application_id: int
+    service_context_id: str
+    cc_request_type: CcRequestType
+    cc_request_number: int
+    destination_host: str | None = None
+    requested_action: RequestedAction | None = None
+    event_timestamp: Avp | None = None
+    #: (Subscription-Id-Type, Subscription-Id-Data) in the order received
+    subscription_ids: tuple[tuple[int, str], ...] = ()
+    user_name: str | None = None
+    origin_state_id: int | None = None
+    termination_cause: int | None = None
+    multiple_services_indicator: int | None = None
+    multiple_services_credit_control: tuple[MultipleServicesCreditControl, ...] = ()
+    #: single-service credit control (RFC 8506 §5.1): units at command level
+    requested_service_unit: ServiceUnits | None = None
+    used_service_units: tuple[ServiceUnits, ...] = ()
+    service_identifier: int | None = None
+    rating_group: int | None = None
+    #: Service-Information (3GPP, kept raw: decoded only if rating needs it)
+    service_information: Avp | None = None
+    #: the request's own Session-Id AVP bytes, echoed verbatim in the answer
+    session_id_avp: bytes = field(default=b"", repr=False)
+
+    @property
+    def msisdn(self) -> str | None:
+        return self.subscription(SubscriptionIdType.END_USER_E164)
+
+    @property
+    def imsi(self) -> str | None:
+        return self.subscription(SubscriptionIdType.END_USER_IMSI)
+
+    def subscription(self, kind: SubscriptionIdType) -> str | None:
+        for sub_type, data in self.subscription_ids:
+            if sub_type == kind:
+                return data
+        return None
+
+
+def example_avp(code: int, vendor_id: int = 0, size: int | None = None) -> bytes:
+    """A Failed-AVP example of a missing AVP: its header and a zero value of minimum size."""
+    if size is None:
+        definition = lookup(code, vendor_id)
+        size = _MIN_SIZE.get(definition.type.value, 0) if definition else 0
+    flags = (0x80 if vendor_id else 0) | 0x40
+    return encode_avp(code, bytes(size), flags=flags, vendor_id=vendor_id)
+
+
+_MIN_SIZE = {
+    "Unsigned32": 4,
+    "Integer32": 4,
+    "Enumerated": 4,
+    "Float32": 4,
+    "Time": 4,
+    "Unsigned64": 8,
+    "Integer64": 8,
+    "Float64": 8,
+    "Address": 6,
+}
+
+
+def _bad(result_code: ResultCode, avp: Avp, why: str) -> AvpError:
+    return AvpError(why, result_code=result_code, failed_avp=avp.encode())
+
+
+def _unknown_mandatory(avp: Avp) -> None:
+    if avp.flags & 0x40 and lookup(avp.code, avp.vendor_id) is None:
+        raise _bad(ResultCode.DIAMETER_AVP_UNSUPPORTED, avp, f"unknown mandatory AVP {avp.code}")
+
+
+def _text(avp: Avp) -> str:
+    try:
+        return avp.data.decode()
+    except UnicodeDecodeError:
+        raise _bad(ResultCode.DIAMETER_INVALID_AVP_VALUE, avp, "invalid UTF-8") from None
+
+
+def _u32(avp: Avp) -> int:
+    if len(avp.data) != 4:
+        raise _bad(ResultCode.DIAMETER_INVALID_AVP_LENGTH, avp, f"AVP {avp.code} is not 4 bytes")
+    return int(_U32.unpack(avp.data)[0])
+
+
+def parse_mscc(avp: Avp) -> MultipleServicesCreditControl:
+    rating_group: int | None = None
+    services: list[int] = []
+    requested: ServiceUnits | None = None
+    used: list[ServiceUnits] = []
+    reason: int | None = None
+    for child in decode_avps(avp):
+        code = child.code
+        if child.vendor_id:
+            if child.vendor_id == VENDOR_3GPP and code == Avp3gpp.REPORTING_REASON:
+                reason = _u32(child)
+            else:
+                _unknown_mandatory(child)
+        elif code == AvpCode.RATING_GROUP:
+            rating_group = _u32(child)
+        elif code == AvpCode.USED_SERVICE_UNIT:
+            used.append(decode_units(child))
+        elif code == AvpCode.REQUESTED_SERVICE_UNIT:
+            requested = decode_units(child)
+        elif code == AvpCode.SERVICE_IDENTIFIER:
+            services.append(_u32(child))
+        else:
+            _unknown_mandatory(child)
+    return MultipleServicesCreditControl(
+        rating_group, tuple(services), requested, tuple(used), reason, avp
+    )
+
+
+def _subscription_id(avp: Avp) -> tuple[int, str]:
+    sub_type: int | None = None
+    data: str | None = None
+    for child in decode_avps(avp):
+        if child.code == AvpCode.SUBSCRIPTION_ID_TYPE and not child.vendor_id:
+            sub_type = _u32(child)
+        elif child.code == AvpCode.SUBSCRIPTION_ID_DATA and not child.vendor_id:
+            data = _text(child)
+    if sub_type is None:
+        raise AvpError(
+            "Subscription-Id without Subscription-Id-Type",
+            result_code=ResultCode.DIAMETER_MISSING_AVP,
+            failed_avp=example_avp(AvpCode.SUBSCRIPTION_ID_TYPE, size=4),
+        )
+    if data is None:
+        raise AvpError(
+            "Subscription-Id without Subscription-Id-Data",
+            result_code=ResultCode.DIAMETER_MISSING_AVP,
+            failed_avp=example_avp(AvpCode.SUBSCRIPTION_ID_DATA, size=0),
+        )
+    return sub_type, data
+
+
+def parse_ccr(message: Message) -> CreditControlRequest:
+    """Read a Credit-Control-Request in one pass over its bytes.
+
+    Raises:
+        AvpError: 5005/5004/5014/5009/5001 with the Failed-AVP to answer with.
+    """
+    single: dict[int, Avp] = {}
+    subs: list[tuple[int, str]] = []
+    msccs: list[MultipleServicesCreditControl] = []
+    used: list[ServiceUnits] = []
+    requested: ServiceUnits | None = None
+    service_information: Avp | None = None
+    session_avp = b""
+    for avp in message.avps:
+        code = avp.code
+        if avp.vendor_id:
+            if avp.vendor_id == VENDOR_3GPP and code == Avp3gpp.SERVICE_INFORMATION:
+                service_information = avp
+            else:
+                _unknown_mandatory(avp)
+        elif code == AvpCode.MULTIPLE_SERVICES_CREDIT_CONTROL:
+            msccs.append(parse_mscc(avp))
+        elif code == AvpCode.SUBSCRIPTION_ID:
+            subs.append(_subscription_id(avp))
+        elif code == AvpCode.USED_SERVICE_UNIT:
+            used.append(decode_units(avp))
+        elif code == AvpCode.REQUESTED_SERVICE_UNIT:
+            requested = decode_units(avp)
+        elif code in _SINGLE:
+            if code in single:
+                raise _bad(
+                    ResultCode.DIAMETER_AVP_OCCURS_TOO_MANY_TIMES, avp, f"AVP {code} occurs twice"
+                )
+            single[code] = avp
+            if code == AvpCode.SESSION_ID:
+                session_avp = avp.encode()
+        else:
+            _unknown_mandatory(avp)
+    for code, size in _CCR_REQUIRED.items():
+        if code not in single:
+            raise AvpError(
+                f"CCR without {AvpCode(code).name}",
+                result_code=ResultCode.DIAMETER_MISSING_AVP,
+                failed_avp=example_avp(code, size=size),
+            )
+    request_type_avp = single[AvpCode.CC_REQUEST_TYPE]
+    request_type = _u32(request_type_avp)
+    if not 1 <= request_type <= 4:
+        raise _bad(ResultCode.DIAMETER_INVALID_AVP_VALUE, request_type_avp, "CC-Request-Type")
+    action: RequestedAction | None = None
+    if (action_avp := single.get(AvpCode.REQUESTED_ACTION)) is not None:
+        value = _u32(action_avp)
+        if not 0 <= value <= 3:
+            raise _bad(ResultCode.DIAMETER_INVALID_AVP_VALUE, action_avp, "Requested-Action")
+        action = RequestedAction(value)
+
+    def text(code: int) -> str | None:
+        avp = single.get(code)
+        return None if avp is None else _text(avp)
+
+    def number(code: int) -> int | None:
+        avp = single.get(code)
+        return None if avp is None else _u32(avp)
+
+    return CreditControlRequest(
+        session_id=_text(single[AvpCode.SESSION_ID]),
+        origin_host=_text(single[AvpCode.ORIGIN_HOST]),
+        origin_realm=_text(single[AvpCode.ORIGIN_REALM]),
+        destination_realm=_text(single[AvpCode.DESTINATION_REALM]),
+        auth_application_id=_u32(single[AvpCode.AUTH_APPLICATION_ID]),
+        service_context_id=_text(single[AvpCode.SERVICE_CONTEXT_ID]),
+        cc_request_type=CcRequestType(request_type),
+        cc_request_number=_u32(single[AvpCode.CC_REQUEST_NUMBER]),
+        destination_host=text(AvpCode.DESTINATION_HOST),
+        requested_action=action,
+        event_timestamp=single.get(AvpCode.EVENT_TIMESTAMP),
+        subscription_ids=tuple(subs),
+        user_name=text(AvpCode.USER_NAME),
+        origin_state_id=number(AvpCode.ORIGIN_STATE_ID),
+        termination_cause=number(AvpCode.TERMINATION_CAUSE),
+        multiple_services_indicator=number(AvpCode.MULTIPLE_SERVICES_INDICATOR),
+        multiple_services_credit_control=tuple(msccs),
+        requested_service_unit=requested,
+        used_service_units=tuple(used),
+        service_identifier=number(AvpCode.SERVICE_IDENTIFIER),
+        rating_group=number(AvpCode.RATING_GROUP),
+        service_information=service_information,
+        session_id_avp=session_avp,
+    )
+
+
+#: command-level AVPs that may occur at most once in a CCR (RFC 8506 §3.1)
+_SINGLE = frozenset(
+    {
+        AvpCode.SESSION_ID,
+        AvpCode.ORIGIN_HOST,
+        AvpCode.ORIGIN_REALM,
+        AvpCode.DESTINATION_REALM,
+        AvpCode.AUTH_APPLICATION_ID,
+        AvpCode.SERVICE_CONTEXT_ID,
+        AvpCode.CC_REQUEST_TYPE,
+        AvpCode.CC_REQUEST_NUMBER,
+        AvpCode.DESTINATION_HOST,
+        AvpCode.USER_NAME,
+        AvpCode.CC_SUB_SESSION_ID,
+        AvpCode.ACCT_APPLICATION_ID,
+        AvpCode.ORIGIN_STATE_ID,
+        AvpCode.EVENT_TIMESTAMP,
+        AvpCode.TERMINATION_CAUSE,
+        AvpCode.REQUESTED_ACTION,
+        AvpCode.MULTIPLE_SERVICES_INDICATOR,
+        AvpCode.SERVICE_IDENTIFIER,
+        AvpCode.RATING_GROUP,
+        AvpCode.CC_CORRELATION_ID,
+        AvpCode.USER_EQUIPMENT_INFO,
+    }
+)
+
+
+# --------------------------------------------------------------------------- answers
+
+
+@dataclass(frozen=True, slots=True)
+class RedirectServer:
+    address_type: RedirectAddressType
+    address: str
+
+
+@dataclass(frozen=True, slots=True)
+class FinalUnitIndication:
+    action: FinalUnitAction
+    redirect_server: RedirectServer | None = None
+    restriction_filter_rules: tuple[str, ...] = ()
+    filter_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class MsccAnswer:
+    """What the OCS decided for one rating group."""
+
+    rating_group: int | None
+    result_code: int = ResultCode.DIAMETER_SUCCESS
+    service_identifiers: tuple[int, ...] = ()
+    granted: ServiceUnits | None = None
+    validity_time: int | None = None
+    final_unit_indication: FinalUnitIndication | None = None
+    volume_quota_threshold: int | None = None
+    time_quota_threshold: int | None = None
+    quota_holding_time: int | None = None
+
+
+def _u32_avp(code: int, value: int) -> bytes:
+    return encode_avp(code, _U32.pack(value))
+
+
+def _vendor_u32_avp(code: int, value: int) -> bytes:
+    return encode_avp(code, _U32.pack(value), flags=0xC0, vendor_id=VENDOR_3GPP)
+
+
+def encode_final_unit_indication(fui: FinalUnitIndication) -> bytes:
+    body = _u32_avp(AvpCode.FINAL_UNIT_ACTION, fui.action)
+    body += b"".join(
+        encode_avp(AvpCode.RESTRICTION_FILTER_RULE, r.encode())
+        for r in fui.restriction_filter_rules
+    )
+    body += b"".join(encode_avp(11, f.encode()) for f in fui.filter_ids)  # Filter-Id
+    if fui.redirect_server is not None:
+        body += encode_avp(
+            AvpCode.REDIRECT_SERVER,
+            _u32_avp(AvpCode.REDIRECT_ADDRESS_TYPE, fui.redirect_server.address_type)
+            + encode_avp(AvpCode.REDIRECT_SERVER_ADDRESS, fui.redirect_server.address.encode()),
+        )
+    return encode_avp(AvpCode.FINAL_UNIT_INDICATION, body)
+
+
+def encode_mscc(answer: MsccAnswer) -> bytes:
+    """One answer MSCC in the RFC 8506 §8.16 order, with the TS 32.299 additions."""
+    body = []
+    if answer.granted is not None:
+        body.append(encode_units(AvpCode.GRANTED_SERVICE_UNIT, answer.granted))
+    body.extend(_u32_avp(AvpCode.SERVICE_IDENTIFIER, s) for s in answer.service_identifiers)
+    if answer.rating_group is not None:
+        body.append(_u32_avp(AvpCode.RATING_GROUP, answer.rating_group))
+    if answer.validity_time is not None:
+        body.append(_u32_avp(AvpCode.VALIDITY_TIME, answer.validity_time))
+    body.append(_u32_avp(AvpCode.RESULT_CODE, answer.result_code))
+    if answer.final_unit_indication is not None:
+        body.append(encode_final_unit_indication(answer.final_unit_indication))
+    if answer.time_quota_threshold is not None:
+        body.append(_vendor_u32_avp(Avp3gpp.TIME_QUOTA_THRESHOLD, answer.time_quota_threshold))
+    if answer.volume_quota_threshold is not None:
+        body.append(_vendor_u32_avp(Avp3gpp.VOLUME_QUOTA_THRESHOLD, answer.volume_quota_threshold))
+    if answer.quota_holding_time is not None:
+        body.append(_vendor_u32_avp(Avp3gpp.QUOTA_HOLDING_TIME, answer.quota_holding_time))
+    return encode_avp(AvpCode.MULTIPLE_SERVICES_CREDIT_CONTROL, b"".join(body))
+
+
+def encode_cost_information(money: Money, cost_unit: str | None = None) -> bytes:
+    """Cost-Information (RFC 8506 §8.7) for PRICE_ENQUIRY and advice of charge."""
+    if money.currency_code is None:
+        raise ValueError("Cost-Information needs a Currency-Code")
+    body = encode_unit_value(money) + encode_currency_code(money)
+    if cost_unit is not None:
+        body += encode_avp(AvpCode.COST_UNIT, cost_unit.encode())
+    return encode_avp(AvpCode.COST_INFORMATION, body)
+
+
+def encode_remaining_balance(money: Money) -> bytes:
+    """3GPP Remaining-Balance (TS 32.299 §7.2.183): Unit-Value + Currency-Code."""
+    return encode_avp(
+        Avp3gpp.REMAINING_BALANCE,
+        encode_unit_value(money) + encode_currency_code(money),
+        flags=0xC0,
+        vendor_id=VENDOR_3GPP,
+    )
+
+
+class CcaEncoder:
+    """Writes Credit-Control-Answers; the AVPs that never change are encoded once."""
+
+    def __init__(
+        self, *, origin_host: str, origin_realm: str, origin_state_id: int | None = None
+    ) -> None:
+        self._identity = encode_avp(AvpCode.ORIGIN_HOST, origin_host.encode()) + encode_avp(
+            AvpCode.ORIGIN_REALM, origin_realm.encode()
+        )
+        self._auth_application = _u32_avp(
+            AvpCode.AUTH_APPLICATION_ID, ApplicationId.DIAMETER_CREDIT_CONTROL
+        )
+        self._state = (
+            _u32_avp(AvpCode.ORIGIN_STATE_ID, origin_state_id)
+            if origin_state_id is not None
+            else b""
+        )
+        self._results: dict[int, bytes] = {
+            code: _u32_avp(AvpCode.RESULT_CODE, code) for code in ResultCode
+        }
+        self._request_types = {t: _u32_avp(AvpCode.CC_REQUEST_TYPE, t) for t in CcRequestType}
+
+    def encode(
+        self,
+        request: CreditControlRequest,
+        *,
+        flags: int,
+        hop_by_hop: int,
+        end_to_end: int,
+        result_code: int = ResultCode.DIAMETER_SUCCESS,
+        msccs: Sequence[MsccAnswer] = (),
+        extra: bytes = b"",
+    ) -> bytes:
+        """The CCA for ``request``; ``flags`` are the request's (P is copied, R cleared).
+
+        ``extra`` carries already-encoded optional AVPs (Cost-Information,
+        Low-Balance-Indication, Remaining-Balance, Check-Balance-Result, Failed-AVP...).
+        """
+        result = self._results.get(result_code) or _u32_avp(AvpCode.RESULT_CODE, result_code)
+        body = b"".join(
+            [
+                request.session_id_avp
+                or encode_avp(AvpCode.SESSION_ID, request.session_id.encode()),
+                result,
+                self._identity,
+                self._auth_application,
+                self._request_types[request.cc_request_type],
+                _u32_avp(AvpCode.CC_REQUEST_NUMBER, request.cc_request_number),
+                self._state,
+                *[encode_mscc(m) for m in msccs],
+                extra,
+            ]
+        )
+        answer_flags = flags & HeaderFlag.PROXIABLE
+        if ResultCode.DIAMETER_COMMAND_UNSUPPORTED <= result_code < 4000:
+            answer_flags |= HeaderFlag.ERROR
+        return encode_message(
+            CommandCode.CREDIT_CONTROL,
+            answer_flags,
+            ApplicationId.DIAMETER_CREDIT_CONTROL,
+            hop_by_hop,
+            end_to_end,
+            body,
+        )

@@ -1,0 +1,184 @@
+"""Service-unit AVPs: Requested-, Granted- and Used-Service-Unit (RFC 8506 §8.17-8.19).
+
+What lives here: the `ServiceUnits` value and its encode/decode, shared by the CCR
+and CCA views and by the simulator. CC-Money (§8.22) is carried as the exact
+(Value-Digits, Exponent, Currency-Code) triple: no floats.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+from .codec import Avp, decode_avps, encode_avp
+from .codes import VENDOR_3GPP, Avp3gpp, AvpCode, ResultCode
+from .errors import AvpError
+
+_U32 = struct.Struct(">I")
+_U64 = struct.Struct(">Q")
+_I32 = struct.Struct(">i")
+_I64 = struct.Struct(">q")
+
+
+@dataclass(frozen=True, slots=True)
+class Money:
+    """CC-Money / Unit-Value: value_digits x 10^exponent of ``currency_code`` (ISO 4217 numeric)."""
+
+    value_digits: int
+    exponent: int = 0
+    currency_code: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceUnits:
+    """The unit AVPs of one RSU, GSU or USU. None = absent; an empty RSU has all None."""
+
+    time: int | None = None  #: CC-Time, seconds
+    total_octets: int | None = None  #: CC-Total-Octets
+    input_octets: int | None = None  #: CC-Input-Octets (uplink)
+    output_octets: int | None = None  #: CC-Output-Octets (downlink)
+    service_specific: int | None = None  #: CC-Service-Specific-Units (e.g. SMS count)
+    money: Money | None = None  #: CC-Money
+    #: USU only: 3GPP Reporting-Reason and Tariff-Change-Usage (TS 32.299 §7.2.175)
+    reporting_reason: int | None = None
+    tariff_change_usage: int | None = None
+
+    @property
+    def is_empty(self) -> bool:
+        return (
+            self.time is None
+            and self.total_octets is None
+            and self.input_octets is None
+            and self.output_octets is None
+            and self.service_specific is None
+            and self.money is None
+        )
+
+    @property
+    def octets(self) -> int | None:
+        """Volume: CC-Total-Octets, or input + output when only those were sent."""
+        if self.total_octets is not None:
+            return self.total_octets
+        if self.input_octets is None and self.output_octets is None:
+            return None
+        return (self.input_octets or 0) + (self.output_octets or 0)
+
+
+def _u32(avp: Avp) -> int:
+    if len(avp.data) != 4:
+        raise AvpError(
+            f"AVP {avp.code} must be 4 bytes",
+            result_code=ResultCode.DIAMETER_INVALID_AVP_LENGTH,
+            failed_avp=avp.encode(),
+        )
+    return int(_U32.unpack(avp.data)[0])
+
+
+def _u64(avp: Avp) -> int:
+    if len(avp.data) != 8:
+        raise AvpError(
+            f"AVP {avp.code} must be 8 bytes",
+            result_code=ResultCode.DIAMETER_INVALID_AVP_LENGTH,
+            failed_avp=avp.encode(),
+        )
+    return int(_U64.unpack(avp.data)[0])
+
+
+def decode_money(avp: Avp) -> Money:
+    digits: int | None = None
+    exponent = 0
+    currency: int | None = None
+    for child in decode_avps(avp):
+        if child.code == AvpCode.UNIT_VALUE and not child.vendor_id:
+            for part in decode_avps(child):
+                if part.code == AvpCode.VALUE_DIGITS and len(part.data) == 8:
+                    digits = int(_I64.unpack(part.data)[0])
+                elif part.code == AvpCode.EXPONENT and len(part.data) == 4:
+                    exponent = int(_I32.unpack(part.data)[0])
+        elif child.code == AvpCode.CURRENCY_CODE and not child.vendor_id:
+            currency = _u32(child)
+    if digits is None:
+        raise AvpError(
+            "CC-Money without Unit-Value/Value-Digits",
+            result_code=ResultCode.DIAMETER_MISSING_AVP,
+            failed_avp=encode_avp(AvpCode.UNIT_VALUE, b""),
+        )
+    return Money(digits, exponent, currency)
+
+
+def encode_unit_value(money: Money) -> bytes:
+    """Unit-Value (RFC 8506 §8.8): Value-Digits, and Exponent when it is not 0."""
+    exponent = encode_avp(AvpCode.EXPONENT, _I32.pack(money.exponent)) if money.exponent else b""
+    return encode_avp(
+        AvpCode.UNIT_VALUE,
+        encode_avp(AvpCode.VALUE_DIGITS, _I64.pack(money.value_digits)) + exponent,
+    )
+
+
+def encode_currency_code(money: Money) -> bytes:
+    if money.currency_code is None:
+        return b""
+    return encode_avp(AvpCode.CURRENCY_CODE, _U32.pack(money.currency_code))
+
+
+def encode_money(money: Money) -> bytes:
+    """CC-Money (RFC 8506 §8.22): Unit-Value and the optional Currency-Code."""
+    return encode_avp(AvpCode.CC_MONEY, encode_unit_value(money) + encode_currency_code(money))
+
+
+def decode_units(avp: Avp) -> ServiceUnits:
+    """An RSU, GSU or USU. Unknown children are ignored here; `grammar` judges them."""
+    time = total = up = down = ssu = rr = tcu = None
+    money = None
+    for child in decode_avps(avp):
+        code = child.code
+        if child.vendor_id:
+            if child.vendor_id == VENDOR_3GPP and code == Avp3gpp.REPORTING_REASON:
+                rr = _u32(child)
+            continue
+        if code == AvpCode.CC_TOTAL_OCTETS:
+            total = _u64(child)
+        elif code == AvpCode.CC_INPUT_OCTETS:
+            up = _u64(child)
+        elif code == AvpCode.CC_OUTPUT_OCTETS:
+            down = _u64(child)
+        elif code == AvpCode.CC_TIME:
+            time = _u32(child)
+        elif code == AvpCode.CC_SERVICE_SPECIFIC_UNITS:
+            ssu = _u64(child)
+        elif code == AvpCode.CC_MONEY:
+            money = decode_money(child)
+        elif code == AvpCode.TARIFF_CHANGE_USAGE:
+            tcu = _u32(child)
+    return ServiceUnits(time, total, up, down, ssu, money, rr, tcu)
+
+
+def encode_units(code: int, units: ServiceUnits) -> bytes:
+    """RSU/GSU/USU (``code`` says which) with the units that are set, in RFC order."""
+    parts = []
+    if units.time is not None:
+        parts.append(encode_avp(AvpCode.CC_TIME, _U32.pack(units.time)))
+    if units.money is not None:
+        parts.append(encode_money(units.money))
+    if units.total_octets is not None:
+        parts.append(encode_avp(AvpCode.CC_TOTAL_OCTETS, _U64.pack(units.total_octets)))
+    if units.input_octets is not None:
+        parts.append(encode_avp(AvpCode.CC_INPUT_OCTETS, _U64.pack(units.input_octets)))
+    if units.output_octets is not None:
+        parts.append(encode_avp(AvpCode.CC_OUTPUT_OCTETS, _U64.pack(units.output_octets)))
+    if units.service_specific is not None:
+        parts.append(
+            encode_avp(AvpCode.CC_SERVICE_SPECIFIC_UNITS, _U64.pack(units.service_specific))
+        )
+    if units.tariff_change_usage is not None:
+        parts.append(encode_avp(AvpCode.TARIFF_CHANGE_USAGE, _U32.pack(units.tariff_change_usage)))
+    if units.reporting_reason is not None:
+        parts.append(
+            encode_avp(
+                Avp3gpp.REPORTING_REASON,
+                _U32.pack(units.reporting_reason),
+                flags=0xC0,
+                vendor_id=VENDOR_3GPP,
+            )
+        )
+    return encode_avp(code, b"".join(parts))
