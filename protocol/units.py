@@ -126,29 +126,41 @@ def encode_money(money: Money) -> bytes:
     return encode_avp(AvpCode.CC_MONEY, encode_unit_value(money) + encode_currency_code(money))
 
 
+# Plain ints for the hot path: an IntEnum attribute lookup costs ~45 ns, a global ~4 ns.
+_CC_INPUT_OCTETS = int(AvpCode.CC_INPUT_OCTETS)
+_CC_MONEY = int(AvpCode.CC_MONEY)
+_CC_OUTPUT_OCTETS = int(AvpCode.CC_OUTPUT_OCTETS)
+_CC_SERVICE_SPECIFIC_UNITS = int(AvpCode.CC_SERVICE_SPECIFIC_UNITS)
+_CC_TIME = int(AvpCode.CC_TIME)
+_CC_TOTAL_OCTETS = int(AvpCode.CC_TOTAL_OCTETS)
+_TARIFF_CHANGE_USAGE = int(AvpCode.TARIFF_CHANGE_USAGE)
+_REPORTING_REASON = int(Avp3gpp.REPORTING_REASON)
+_VENDOR_3GPP = VENDOR_3GPP
+
+
 def decode_units(avp: Avp) -> ServiceUnits:
     """An RSU, GSU or USU. Unknown children are ignored here; `grammar` judges them."""
     time = total = up = down = ssu = rr = tcu = None
     money = None
     for child in decode_avps(avp):
-        code = child.code
-        if child.vendor_id:
-            if child.vendor_id == VENDOR_3GPP and code == Avp3gpp.REPORTING_REASON:
+        code = child[0]  # index access: NamedTuple attributes cost a descriptor call each
+        if child[3]:
+            if child[3] == _VENDOR_3GPP and code == _REPORTING_REASON:
                 rr = _u32(child)
             continue
-        if code == AvpCode.CC_TOTAL_OCTETS:
+        if code == _CC_TOTAL_OCTETS:
             total = _u64(child)
-        elif code == AvpCode.CC_INPUT_OCTETS:
+        elif code == _CC_INPUT_OCTETS:
             up = _u64(child)
-        elif code == AvpCode.CC_OUTPUT_OCTETS:
+        elif code == _CC_OUTPUT_OCTETS:
             down = _u64(child)
-        elif code == AvpCode.CC_TIME:
+        elif code == _CC_TIME:
             time = _u32(child)
-        elif code == AvpCode.CC_SERVICE_SPECIFIC_UNITS:
+        elif code == _CC_SERVICE_SPECIFIC_UNITS:
             ssu = _u64(child)
-        elif code == AvpCode.CC_MONEY:
+        elif code == _CC_MONEY:
             money = decode_money(child)
-        elif code == AvpCode.TARIFF_CHANGE_USAGE:
+        elif code == _TARIFF_CHANGE_USAGE:
             tcu = _u32(child)
     return ServiceUnits(time, total, up, down, ssu, money, rr, tcu)
 
