@@ -178,3 +178,51 @@ def unit_value(micros: Micros) -> tuple[int, int]:
 def from_unit_value(value_digits: int, exponent: int, rounding: Rounding) -> Micros:
     """Micro-units of a Diameter Unit-Value, rounded as told when it has more precision."""
     return to_micros(Decimal(value_digits).scaleb(exponent, _EXACT), rounding)
+
+
+def to_micros_ratio(amount: Decimal | int | str) -> tuple[int, int]:
+    """The exact micro-units of an amount as ``(numerator, denominator)``, never rounded.
+
+    A tariff price may be finer than a micro-unit ("0.00000123" EUR per MB is 1.23
+    micro-units): rating keeps such prices as exact ratios and rounds only the final
+    amount, with the tariff's mode. The denominator is a power of ten and the ratio
+    is not reduced (callers reduce it when they combine it with their own units).
+    """
+    if isinstance(amount, str):
+        amount = parse_decimal(amount)
+    if isinstance(amount, float):  # pragma: no cover - the type forbids it; callers may not
+        raise MoneyError("float money is refused: pass a Decimal or a string")
+    value = Decimal(amount)
+    if not value.is_finite():
+        raise MoneyError(f"not a finite amount: {amount!r}")
+    sign, digits, exponent = value.as_tuple()
+    if not isinstance(exponent, int):  # pragma: no cover - is_finite() ruled NaN/Infinity out
+        raise MoneyError(f"not a finite amount: {amount!r}")
+    numerator = int("".join(map(str, digits)) or "0") * (-1 if sign else 1)
+    scale = exponent + 6  # micro-units shift the decimal point six places
+    if scale >= 0:
+        return numerator * 10**scale, 1
+    return numerator, 10**-scale
+
+
+def round_ratio(numerator: int, denominator: int, rounding: Rounding) -> Micros:
+    """``numerator / denominator`` rounded to an integer as told, with ints only.
+
+    The integer twin of ``to_micros``: rating multiplies before it divides and calls
+    this once per amount, so no precision is lost on the way. ``HALF_UP`` rounds ties
+    away from zero, as ``decimal.ROUND_HALF_UP`` does.
+    """
+    if denominator <= 0:
+        raise MoneyError(f"denominator must be positive, got {denominator}")
+    if rounding is Rounding.UP:
+        return -(-numerator // denominator)
+    if rounding is Rounding.DOWN:
+        return numerator // denominator
+    magnitude = -numerator if numerator < 0 else numerator
+    quotient, remainder = divmod(magnitude, denominator)
+    twice = 2 * remainder
+    if twice > denominator or (
+        twice == denominator and (rounding is Rounding.HALF_UP or quotient & 1)
+    ):
+        quotient += 1
+    return -quotient if numerator < 0 else quotient
