@@ -22,10 +22,9 @@ from .codes import (
     FinalUnitAction,
     HeaderFlag,
     RequestedAction,
-    ResultCode,
 )
-from .credit_control import example_avp, text_value, u32_value
-from .errors import AvpError
+from .credit_control import text_value, u32_value
+from .grammar import missing
 from .units import Money, ServiceUnits, decode_units, encode_units
 
 _U32 = struct.Struct(">I")
@@ -192,11 +191,7 @@ def parse_cca(message: Message) -> CreditControlAnswer:
     required = _ERROR_REQUIRED if message.is_error else _CCA_REQUIRED
     for code in required:
         if code not in single:
-            raise AvpError(
-                f"CCA without {AvpCode(code).name}",
-                result_code=ResultCode.DIAMETER_MISSING_AVP,
-                failed_avp=example_avp(code),
-            )
+            raise missing((code, 0))
 
     def number(code: int) -> int | None:
         avp = single.get(code)

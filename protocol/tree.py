@@ -11,19 +11,19 @@ An AVP the dictionary does not know is kept as raw bytes, never dropped.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Union
+from typing import NamedTuple, Union
 
 from . import codec
 from .codec import Avp, Header, decode_avps, decode_header
 from .codes import CommandCode, HeaderFlag
-from .dictionary import AvpType, lookup
+from .dictionary import BY_KEY, AvpType
 
 Value = Union[int, float, str, bytes, codec.AddressValue, "tuple[DecodedAvp, ...]"]
 
 
-@dataclass(frozen=True, slots=True)
-class DecodedAvp:
+class DecodedAvp(NamedTuple):
+    """One AVP, named and typed. A NamedTuple: decode_tree builds one per AVP."""
+
     name: str  #: RFC name, or "Unknown-AVP" when the dictionary lacks it
     code: int
     vendor_id: int
@@ -57,23 +57,29 @@ def decode_avp(avp: Avp) -> DecodedAvp:
     Raises:
         AvpError: 5004/5014 for a value its type does not allow.
     """
-    definition = lookup(avp.code, avp.vendor_id)
+    code, flags, data, vendor_id = avp
+    definition = _BY_KEY.get((code, vendor_id))
     if definition is None:
-        return DecodedAvp("Unknown-AVP", avp.code, avp.vendor_id, avp.flags, avp.data)
-    if definition.type is AvpType.GROUPED:
-        children = tuple(decode_avp(child) for child in decode_avps(avp))
-        return DecodedAvp(definition.name, avp.code, avp.vendor_id, avp.flags, children)
-    value = _DECODERS[definition.type](avp)
-    value_name = (
-        definition.values.get(value) if isinstance(value, int) and definition.values else None
-    )
-    return DecodedAvp(definition.name, avp.code, avp.vendor_id, avp.flags, value, value_name)
+        return _new(DecodedAvp, ("Unknown-AVP", code, vendor_id, flags, data, None))
+    kind = definition.type
+    if kind is _GROUPED:
+        value: Value = tuple([decode_avp(child) for child in decode_avps(data)])
+        return _new(DecodedAvp, (definition.name, code, vendor_id, flags, value, None))
+    value = _DECODERS[kind](avp)
+    values = definition.values
+    value_name = values.get(value) if values and isinstance(value, int) else None
+    return _new(DecodedAvp, (definition.name, code, vendor_id, flags, value, value_name))
+
+
+_BY_KEY = BY_KEY
+_GROUPED = AvpType.GROUPED
+_new = tuple.__new__
 
 
 def decode_tree(raw: bytes) -> tuple[Header, tuple[DecodedAvp, ...]]:
     """Header and every AVP of one whole message, typed."""
     message = codec.decode_message(raw)
-    return decode_header(raw), tuple(decode_avp(avp) for avp in message.avps)
+    return decode_header(raw), tuple([decode_avp(avp) for avp in message.avps])
 
 
 def format_tree(raw: bytes) -> str:
@@ -108,7 +114,7 @@ def _format_avps(avps: tuple[DecodedAvp, ...], depth: int, lines: list[str]) -> 
         label = f"{indent}{avp.name}({avp.code}{vendor}) [{flags or '-'}]"
         if isinstance(avp.value, tuple) and all(isinstance(v, DecodedAvp) for v in avp.value):
             lines.append(label)
-            _format_avps(avp.value, depth + 1, lines)  # type: ignore[arg-type]
+            _format_avps(avp.value, depth + 1, lines)
             continue
         shown = avp.value.hex() if isinstance(avp.value, bytes) else repr(avp.value)
         if avp.value_name:
