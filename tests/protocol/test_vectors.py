@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from protocol import _wire
+from protocol.cc_client import parse_cca
 from protocol.codec import decode_message
 from protocol.codes import CcRequestType, RequestedAction, ResultCode, SubscriptionIdType
-from protocol.cc_client import parse_cca
 from protocol.credit_control import parse_ccr
 from protocol.framing import ReceiveBuffer
 from protocol.tree import decode_tree, format_tree
@@ -77,7 +77,11 @@ def test_ccr_update_fields(source: str) -> None:
     assert (mscc.rating_group, mscc.service_identifiers) == (100, (1000,))
     assert mscc.requested is not None and mscc.requested.total_octets == 10_485_760
     (used,) = mscc.used
-    assert (used.total_octets, used.input_octets, used.output_octets) == (5_242_880, 1_048_576, 4_194_304)
+    assert (used.total_octets, used.input_octets, used.output_octets) == (
+        5_242_880,
+        1_048_576,
+        4_194_304,
+    )
     assert used.reporting_reason == 3
     assert ccr.service_information is not None
     assert ccr.event_timestamp is not None and ccr.event_timestamp.data == bytes.fromhex("eeb14c40")
@@ -89,7 +93,10 @@ def test_ccr_initial_termination_and_event(source: str) -> None:
     (mscc,) = initial.multiple_services_credit_control
     assert mscc.requested is not None and mscc.requested.is_empty
     final = parse_ccr(decode_message(load_hex(f"{source}_ccr_termination.hex")))
-    assert (final.cc_request_type, final.cc_request_number) == (CcRequestType.TERMINATION_REQUEST, 2)
+    assert (final.cc_request_type, final.cc_request_number) == (
+        CcRequestType.TERMINATION_REQUEST,
+        2,
+    )
     assert final.multiple_services_credit_control[0].used[0].reporting_reason == 2
     sms = parse_ccr(decode_message(load_hex(f"{source}_ccr_event_sms.hex")))
     assert sms.cc_request_type is CcRequestType.EVENT_REQUEST
