@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import NamedTuple
 
 from .codec import Avp, Message, decode_avps, encode_avp, encode_message
 from .codes import (
@@ -89,8 +90,7 @@ _USED_SERVICE_UNIT = int(AvpCode.USED_SERVICE_UNIT)
 _USER_NAME = int(AvpCode.USER_NAME)
 
 
-@dataclass(frozen=True, slots=True)
-class MultipleServicesCreditControl:
+class MultipleServicesCreditControl(NamedTuple):
     """One MSCC of a CCR. ``rating_group`` None is the default group (Open5GS sends none)."""
 
     rating_group: int | None
@@ -103,8 +103,9 @@ class MultipleServicesCreditControl:
     avp: Avp | None = None  #: the MSCC as received, for a Failed-AVP
 
 
-@dataclass(frozen=True, slots=True)
-class CreditControlRequest:
+class CreditControlRequest(NamedTuple):
+    """What an OCS reads from a CCR. NamedTuples here, as in `units`, for build speed."""
+
     session_id: str
     origin_host: str
     origin_realm: str
@@ -131,7 +132,7 @@ class CreditControlRequest:
     #: Service-Information (3GPP, kept raw: decoded only if rating needs it)
     service_information: Avp | None = None
     #: the request's own Session-Id AVP bytes, echoed verbatim in the answer
-    session_id_avp: bytes = field(default=b"", repr=False)
+    session_id_avp: bytes = b""
 
     @property
     def msisdn(self) -> str | None:
@@ -195,8 +196,9 @@ def parse_mscc(avp: Avp) -> MultipleServicesCreditControl:
             services.append(u32_value(child))
         else:
             _unknown_mandatory(child)
-    return MultipleServicesCreditControl(
-        rating_group, tuple(services), requested, tuple(used), reason, avp
+    return _new(
+        MultipleServicesCreditControl,
+        (rating_group, tuple(services), requested, tuple(used), reason, avp),
     )
 
 
@@ -287,32 +289,34 @@ def parse_ccr(message: Message) -> CreditControlRequest:
         action = _REQUESTED_ACTIONS[value]
     session_at = at[_SESSION_ID]
     get = at.get
-    return CreditControlRequest(
-        session_id=_text_at(raw, session_at),
-        origin_host=_text_at(raw, at[_ORIGIN_HOST]),
-        origin_realm=_text_at(raw, at[_ORIGIN_REALM]),
-        destination_realm=_text_at(raw, at[_DESTINATION_REALM]),
-        auth_application_id=_u32_at(raw, at[_AUTH_APPLICATION_ID]),
-        service_context_id=_text_at(raw, at[_SERVICE_CONTEXT_ID]),
-        cc_request_type=_REQUEST_TYPES[request_type],
-        cc_request_number=_u32_at(raw, at[_CC_REQUEST_NUMBER]),
-        destination_host=_optional_text(raw, get(_DESTINATION_HOST)),
-        requested_action=action,
-        event_timestamp=None if (ts := get(_EVENT_TIMESTAMP)) is None else _avp_at(raw, ts),
-        subscription_ids=tuple(subs),
-        user_name=_optional_text(raw, get(_USER_NAME)),
-        origin_state_id=_optional_u32(raw, get(_ORIGIN_STATE_ID)),
-        termination_cause=_optional_u32(raw, get(_TERMINATION_CAUSE)),
-        multiple_services_indicator=_optional_u32(raw, get(_MULTIPLE_SERVICES_INDICATOR)),
-        multiple_services_credit_control=tuple(msccs),
-        requested_service_unit=requested,
-        used_service_units=tuple(used),
-        service_identifier=_optional_u32(raw, get(_SERVICE_IDENTIFIER)),
-        rating_group=_optional_u32(raw, get(_RATING_GROUP)),
-        service_information=service_information,
-        session_id_avp=raw[
-            session_at : session_at + ((_HEADER(raw, session_at)[1] & 0xFFFFFF) + 3 & ~3)
-        ],
+    # positional, in field order: tuple.__new__ skips NamedTuple's keyword handling
+    return _new(
+        CreditControlRequest,
+        (
+            _text_at(raw, session_at),
+            _text_at(raw, at[_ORIGIN_HOST]),
+            _text_at(raw, at[_ORIGIN_REALM]),
+            _text_at(raw, at[_DESTINATION_REALM]),
+            _u32_at(raw, at[_AUTH_APPLICATION_ID]),
+            _text_at(raw, at[_SERVICE_CONTEXT_ID]),
+            _REQUEST_TYPES[request_type],
+            _u32_at(raw, at[_CC_REQUEST_NUMBER]),
+            _optional_text(raw, get(_DESTINATION_HOST)),
+            action,
+            None if (ts := get(_EVENT_TIMESTAMP)) is None else _avp_at(raw, ts),
+            tuple(subs),
+            _optional_text(raw, get(_USER_NAME)),
+            _optional_u32(raw, get(_ORIGIN_STATE_ID)),
+            _optional_u32(raw, get(_TERMINATION_CAUSE)),
+            _optional_u32(raw, get(_MULTIPLE_SERVICES_INDICATOR)),
+            tuple(msccs),
+            requested,
+            tuple(used),
+            _optional_u32(raw, get(_SERVICE_IDENTIFIER)),
+            _optional_u32(raw, get(_RATING_GROUP)),
+            service_information,
+            raw[session_at : session_at + ((_HEADER(raw, session_at)[1] & 0xFFFFFF) + 3 & ~3)],
+        ),
     )
 
 
@@ -356,6 +360,7 @@ _REQUESTED_ACTIONS = {a.value: a for a in RequestedAction}
 _REQUIRED_CODES = frozenset(_CCR_REQUIRED)
 _VENDOR_3GPP = VENDOR_3GPP
 _HEADER = struct.Struct(">II").unpack_from
+_new = tuple.__new__
 
 
 #: command-level AVPs that may occur at most once in a CCR (RFC 8506 §3.1)

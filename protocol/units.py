@@ -8,7 +8,7 @@ and CCA views and by the simulator. CC-Money (§8.22) is carried as the exact
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from .codec import Avp, decode_avps, encode_avp
 from .codes import VENDOR_3GPP, Avp3gpp, AvpCode, ResultCode
@@ -20,8 +20,7 @@ _I32 = struct.Struct(">i")
 _I64 = struct.Struct(">q")
 
 
-@dataclass(frozen=True, slots=True)
-class Money:
+class Money(NamedTuple):
     """CC-Money / Unit-Value: value_digits x 10^exponent of ``currency_code`` (ISO 4217 numeric)."""
 
     value_digits: int
@@ -29,9 +28,12 @@ class Money:
     currency_code: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ServiceUnits:
-    """The unit AVPs of one RSU, GSU or USU. None = absent; an empty RSU has all None."""
+class ServiceUnits(NamedTuple):
+    """The unit AVPs of one RSU, GSU or USU. None = absent; an empty RSU has all None.
+
+    A NamedTuple, not a frozen dataclass: a CCR-Update builds two per MSCC and a frozen
+    dataclass costs four times as much to construct (benchmarks/bench_codec.py).
+    """
 
     time: int | None = None  #: CC-Time, seconds
     total_octets: int | None = None  #: CC-Total-Octets
@@ -136,6 +138,7 @@ _CC_TOTAL_OCTETS = int(AvpCode.CC_TOTAL_OCTETS)
 _TARIFF_CHANGE_USAGE = int(AvpCode.TARIFF_CHANGE_USAGE)
 _REPORTING_REASON = int(Avp3gpp.REPORTING_REASON)
 _VENDOR_3GPP = VENDOR_3GPP
+_new = tuple.__new__  # positional, skipping NamedTuple's Python-level __new__
 
 
 def decode_units(avp: Avp) -> ServiceUnits:
@@ -162,7 +165,7 @@ def decode_units(avp: Avp) -> ServiceUnits:
             money = decode_money(child)
         elif code == _TARIFF_CHANGE_USAGE:
             tcu = _u32(child)
-    return ServiceUnits(time, total, up, down, ssu, money, rr, tcu)
+    return _new(ServiceUnits, (time, total, up, down, ssu, money, rr, tcu))
 
 
 def encode_units(code: int, units: ServiceUnits) -> bytes:

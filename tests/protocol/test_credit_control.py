@@ -59,7 +59,15 @@ units = st.builds(
     input_octets=st.none() | st.integers(0, 2**64 - 1),
     output_octets=st.none() | st.integers(0, 2**64 - 1),
     service_specific=st.none() | st.integers(0, 2**64 - 1),
+    money=st.none()
+    | st.builds(
+        Money,
+        st.integers(-(2**63), 2**63 - 1),
+        st.integers(-(2**31), 2**31 - 1),
+        st.none() | st.integers(0, 999),
+    ),
     reporting_reason=st.none() | st.integers(0, 9),
+    tariff_change_usage=st.none() | st.integers(0, 2),
 )
 
 
