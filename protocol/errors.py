@@ -5,6 +5,7 @@
     * LocalProtocolError        we asked for something illegal: a bug in our code
     * RemoteProtocolError       the peer sent something illegal: answer it, maybe close
       * AvpError                one AVP is at fault; carries the Failed-AVP (RFC 6733 §7.5)
+  * PeerClosedError             a request cannot be answered: the connection is not open
 
 Every fault carries the Result-Code to answer with (h11's ``error_status_hint``),
 so the caller never has to guess. ``fatal`` says whether the byte stream can still be
@@ -60,3 +61,11 @@ class AvpError(RemoteProtocolError):
     ) -> None:
         super().__init__(message, result_code=result_code, fatal=fatal)
         self.failed_avp = failed_avp
+
+
+class PeerClosedError(DiameterError):
+    """The peer connection is closed, or closed before the capabilities exchange."""
+
+    def __init__(self, message: str, *, result_code: int | None = None) -> None:
+        super().__init__(message)
+        self.result_code = result_code

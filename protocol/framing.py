@@ -69,6 +69,10 @@ class ReceiveBuffer:
         self._start = end
         return bytes(buf[start:end])
 
+    def peek(self, size: int) -> bytes:
+        """Up to ``size`` buffered bytes without consuming them (e.g. a bad header)."""
+        return bytes(self._buf[self._start : self._start + size])
+
     def messages(self) -> list[bytes]:
         """Every complete message buffered now (one receive often holds many)."""
         out: list[bytes] = []

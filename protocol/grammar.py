@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from . import codec
 from .codec import Avp, decode_avps, encode_avp
 from .codes import ResultCode
-from .dictionary import BY_KEY, BY_NAME, GROUPED, AvpDef, AvpType, Grammar, command
+from .dictionary import BY_KEY, BY_NAME, GROUPED, AvpDef, AvpType, FlagRule, Grammar, command
 from .errors import AvpError
 
 #: minimum value length of each fixed-size type, for 5005 examples (RFC 6733 §7.5)
@@ -66,7 +66,8 @@ _VALUE_CHECKS = {
 
 def example_avp(definition: AvpDef) -> bytes:
     """A Failed-AVP example of a missing AVP: header and a zero value of minimum size."""
-    flags = (0x80 if definition.vendor_id else 0) | 0x40
+    mandatory = definition.mandatory is FlagRule.MUST
+    flags = (0x80 if definition.vendor_id else 0) | (0x40 if mandatory else 0)
     size = _MIN_SIZE.get(definition.type, 0)
     return encode_avp(definition.code, bytes(size), flags=flags, vendor_id=definition.vendor_id)
 

@@ -229,7 +229,10 @@ def test_header_faults() -> None:
     cases: list[tuple[bytes, ResultCode]] = [
         (bytes([2]) + bytes(raw[1:]), ResultCode.DIAMETER_UNSUPPORTED_VERSION),
         (bytes(raw[:-4]), ResultCode.DIAMETER_INVALID_MESSAGE_LENGTH),
-        (bytes(raw[:4]) + bytes([raw[4] | 0x01]) + bytes(raw[5:]), ResultCode.DIAMETER_INVALID_HDR_BITS),
+        (
+            bytes(raw[:4]) + bytes([raw[4] | 0x01]) + bytes(raw[5:]),
+            ResultCode.DIAMETER_INVALID_HDR_BITS,
+        ),
         (bytes(raw[:4]) + bytes([0xA0]) + bytes(raw[5:]), ResultCode.DIAMETER_INVALID_HDR_BITS),
         (bytes(10), ResultCode.DIAMETER_INVALID_MESSAGE_LENGTH),
     ]

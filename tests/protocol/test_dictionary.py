@@ -183,15 +183,35 @@ def test_every_enumerated_avp_has_values_and_no_other_has() -> None:
 
 def test_requested_enumerations_are_present() -> None:
     for name in [
-        "Disconnect-Cause", "Auth-Session-State", "Re-Auth-Request-Type",
-        "Redirect-Host-Usage", "Termination-Cause", "CC-Request-Type", "CC-Session-Failover",
-        "Check-Balance-Result", "Credit-Control-Failure-Handling",
-        "Direct-Debiting-Failure-Handling", "Final-Unit-Action", "Redirect-Address-Type",
-        "Requested-Action", "Subscription-Id-Type", "Tariff-Change-Usage", "CC-Unit-Type",
-        "Multiple-Services-Indicator", "User-Equipment-Info-Type", "Reporting-Reason",
-        "Trigger-Type", "Time-Quota-Type", "Envelope-Reporting", "Low-Balance-Indication",
-        "Serving-Node-Type", "Role-Of-Node", "Node-Functionality", "3GPP-PDP-Type",
-        "AoC-Request-Type", "DRMP",
+        "Disconnect-Cause",
+        "Auth-Session-State",
+        "Re-Auth-Request-Type",
+        "Redirect-Host-Usage",
+        "Termination-Cause",
+        "CC-Request-Type",
+        "CC-Session-Failover",
+        "Check-Balance-Result",
+        "Credit-Control-Failure-Handling",
+        "Direct-Debiting-Failure-Handling",
+        "Final-Unit-Action",
+        "Redirect-Address-Type",
+        "Requested-Action",
+        "Subscription-Id-Type",
+        "Tariff-Change-Usage",
+        "CC-Unit-Type",
+        "Multiple-Services-Indicator",
+        "User-Equipment-Info-Type",
+        "Reporting-Reason",
+        "Trigger-Type",
+        "Time-Quota-Type",
+        "Envelope-Reporting",
+        "Low-Balance-Indication",
+        "Serving-Node-Type",
+        "Role-Of-Node",
+        "Node-Functionality",
+        "3GPP-PDP-Type",
+        "AoC-Request-Type",
+        "DRMP",
     ]:
         definition = d.avp(name)
         assert definition.type is AvpType.ENUMERATED
@@ -290,8 +310,14 @@ def test_ccr_required_set_is_exactly_rfc_8506() -> None:
     ccr = d.command(272, True)
     assert ccr is not None
     assert ccr.grammar.required_names == {
-        "Session-Id", "Origin-Host", "Origin-Realm", "Destination-Realm",
-        "Auth-Application-Id", "Service-Context-Id", "CC-Request-Type", "CC-Request-Number",
+        "Session-Id",
+        "Origin-Host",
+        "Origin-Realm",
+        "Destination-Realm",
+        "Auth-Application-Id",
+        "Service-Context-Id",
+        "CC-Request-Type",
+        "CC-Request-Number",
     }
     assert ccr.grammar.rules[0] == Rule("Session-Id", 1, 1, fixed=True)
     assert ccr.grammar.extensible
@@ -307,16 +333,29 @@ def test_cca_fixed_and_required_rules() -> None:
     assert [r.name for r in cca.grammar.rules if r.fixed] == ["Session-Id"]
     assert cca.grammar.rules[0] == Rule("Session-Id", 1, 1, fixed=True)
     assert cca.grammar.required_names == {
-        "Session-Id", "Result-Code", "Origin-Host", "Origin-Realm", "Auth-Application-Id",
-        "CC-Request-Type", "CC-Request-Number",
+        "Session-Id",
+        "Result-Code",
+        "Origin-Host",
+        "Origin-Realm",
+        "Auth-Application-Id",
+        "CC-Request-Type",
+        "CC-Request-Number",
     }
     for name in ("Multiple-Services-Credit-Control", "Failed-AVP", "Redirect-Host"):
         assert cca.grammar.rule(name) == Rule(name, 0, None)
     for name in (
-        "Granted-Service-Unit", "Cost-Information", "Final-Unit-Indication",
-        "QoS-Final-Unit-Indication", "Check-Balance-Result", "Credit-Control-Failure-Handling",
-        "Direct-Debiting-Failure-Handling", "Validity-Time", "CC-Session-Failover",
-        "Low-Balance-Indication", "Remaining-Balance", "Service-Information",
+        "Granted-Service-Unit",
+        "Cost-Information",
+        "Final-Unit-Indication",
+        "QoS-Final-Unit-Indication",
+        "Check-Balance-Result",
+        "Credit-Control-Failure-Handling",
+        "Direct-Debiting-Failure-Handling",
+        "Validity-Time",
+        "CC-Session-Failover",
+        "Low-Balance-Indication",
+        "Remaining-Balance",
+        "Service-Information",
     ):
         assert cca.grammar.rule(name) == Rule(name, 0, 1)
 
@@ -330,8 +369,15 @@ def test_mscc_allows_rating_group_rsu_and_any_number_of_usu() -> None:
     assert mscc.rule("Reporting-Reason") == Rule("Reporting-Reason", 0, None)
     assert not mscc.required_names
     assert mscc.extensible
-    for name in ("Time-Quota-Threshold", "Volume-Quota-Threshold", "Quota-Holding-Time",
-                 "Trigger", "Envelope-Reporting", "QoS-Information", "3GPP-RAT-Type"):
+    for name in (
+        "Time-Quota-Threshold",
+        "Volume-Quota-Threshold",
+        "Quota-Holding-Time",
+        "Trigger",
+        "Envelope-Reporting",
+        "QoS-Information",
+        "3GPP-RAT-Type",
+    ):
         assert mscc.rule(name) == Rule(name, 0, 1)
 
 
@@ -369,8 +415,13 @@ def test_answer_message_is_rfc_6733_section_7_2() -> None:
     assert answer.rules[0] == Rule("Session-Id", 0, 1, fixed=True)
     assert answer.required_names == {"Origin-Host", "Origin-Realm", "Result-Code"}
     assert answer.rule("Proxy-Info") == Rule("Proxy-Info", 0, None)
-    assert {"Error-Message", "Error-Reporting-Host", "Failed-AVP", "Experimental-Result",
-            "Origin-State-Id"} <= answer.names
+    assert {
+        "Error-Message",
+        "Error-Reporting-Host",
+        "Failed-AVP",
+        "Experimental-Result",
+        "Origin-State-Id",
+    } <= answer.names
     assert answer.extensible
 
 
@@ -549,7 +600,11 @@ def test_parse_avp_table_with_continued_enumeration() -> None:
         "    2=UPDATE_REQUEST 3=TERMINATION_REQUEST  # more\n"
     )
     assert row == d.AvpDef(
-        416, "CC-Request-Type", AvpType.ENUMERATED, 0, FlagRule.MUST,
+        416,
+        "CC-Request-Type",
+        AvpType.ENUMERATED,
+        0,
+        FlagRule.MUST,
         {1: "INITIAL_REQUEST", 2: "UPDATE_REQUEST", 3: "TERMINATION_REQUEST"},
     )
 

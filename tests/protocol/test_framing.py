@@ -13,7 +13,9 @@ from protocol.errors import RemoteProtocolError
 from protocol.framing import ReceiveBuffer
 
 STREAM = b"".join(
-    Message(272, 0xC0, 4, n, n, (codec.avp_utf8(263, "s" * n), codec.avp_unsigned32(415, n))).encode()
+    Message(
+        272, 0xC0, 4, n, n, (codec.avp_utf8(263, "s" * n), codec.avp_unsigned32(415, n))
+    ).encode()
     for n in range(1, 5)
 )
 
@@ -75,3 +77,10 @@ def test_messages_after_a_valid_one_still_come_out() -> None:
 def test_limit_must_fit_a_header() -> None:
     with pytest.raises(ValueError):
         ReceiveBuffer(max_message_size=10)
+
+
+def test_peek_does_not_consume() -> None:
+    buf = ReceiveBuffer()
+    buf.feed(STREAM[:10])
+    assert buf.peek(20) == STREAM[:10]
+    assert len(buf) == 10
