@@ -59,7 +59,6 @@ would spread one invariant over several files.
 
 from __future__ import annotations
 
-import dataclasses
 import enum
 from collections.abc import Callable, Iterable, Iterator, Mapping
 
@@ -78,57 +77,28 @@ _COMMIT = PostingKind.COMMIT
 _ADJUST = PostingKind.ADJUST
 
 
-_FIELDS = (
-    "posting_id", "account_id", "kind", "amount", "reserved", "bucket_id", "session_id",
-    "rating_group", "at_us", "cause", "overrun",
-)
-_Build = Callable[
-    [int, int, PostingKind, int, int, "int | None", "str | None", "int | None", int,
-     "str | None", bool],
-    Posting,
-]
+def new_posting(
+    posting_id: int,
+    account_id: int,
+    kind: PostingKind,
+    amount: int,
+    reserved: int,
+    bucket_id: int | None,
+    session_id: str | None,
+    rating_group: int | None,
+    at_us: int,
+    cause: str | None,
+    overrun: bool,
+) -> Posting:
+    """A Posting, positionally: ``tuple.__new__`` skips NamedTuple's keyword handling."""
+    return _new(
+        Posting,
+        (posting_id, account_id, kind, amount, reserved, bucket_id, session_id,
+         rating_group, at_us, cause, overrun),
+    )
 
 
-def _posting_builder() -> _Build:
-    """A positional ``Posting`` maker that skips the frozen-dataclass ``__init__``.
-
-    Why: a frozen dataclass sets each field through ``object.__setattr__`` (11 generic
-    calls) and measured 0.76 µs per Posting, over half of a 1.5 µs ledger operation
-    (benchmarks/bench_ledger.py). Storing through the slot descriptors directly does the
-    same stores at ~0.43 µs and yields an identical, equal, still-frozen ``Posting``.
-    If ``storage/records.py`` ever changes the fields, this falls back to the real
-    constructor rather than leave a new field unset.
-    """
-    if tuple(f.name for f in dataclasses.fields(Posting)) != _FIELDS:
-        return Posting  # pragma: no cover - only when records.py changes
-    (s_id, s_acct, s_kind, s_amount, s_reserved, s_bucket, s_session, s_rg, s_at, s_cause,
-     s_overrun) = (vars(Posting)[name].__set__ for name in _FIELDS)
-    new, cls = object.__new__, Posting
-
-    def build(
-        posting_id: int, account_id: int, kind: PostingKind, amount: int, reserved: int,
-        bucket_id: int | None, session_id: str | None, rating_group: int | None,
-        at_us: int, cause: str | None, overrun: bool,
-    ) -> Posting:
-        p = new(cls)
-        s_id(p, posting_id)
-        s_acct(p, account_id)
-        s_kind(p, kind)
-        s_amount(p, amount)
-        s_reserved(p, reserved)
-        s_bucket(p, bucket_id)
-        s_session(p, session_id)
-        s_rg(p, rating_group)
-        s_at(p, at_us)
-        s_cause(p, cause)
-        s_overrun(p, overrun)
-        return p
-
-    return build
-
-
-#: how the ledger makes every Posting (positional, in field order)
-new_posting = _posting_builder()
+_new = tuple.__new__
 
 
 class LedgerError(Exception):

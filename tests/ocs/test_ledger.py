@@ -317,7 +317,7 @@ def test_bucket_adjust_cannot_take_a_bucket_below_its_holds() -> None:
     assert (p.bucket_id, p.amount) == (4, -30) and bundle.balance == 70
 
 
-def test_new_posting_builds_an_equal_frozen_posting() -> None:
+def test_new_posting_builds_an_equal_immutable_posting() -> None:
     built = new_posting(7, 1, COMMIT, -5, -9, 3, "s", 2, 11, "c", True)
     assert built == Posting(7, 1, COMMIT, -5, -9, 3, "s", 2, 11, "c", True)
     assert hash(built) == hash(Posting(7, 1, COMMIT, -5, -9, 3, "s", 2, 11, "c", True))
