@@ -26,9 +26,9 @@ import time
 import timeit
 from collections.abc import Callable
 
-from ocs.buckets import Bucket, UnitKind
+from ocs.buckets import Bucket
 from ocs.ledger import Account, Ledger, new_posting
-from storage.records import Posting, PostingKind
+from storage.records import BucketKind, Posting, PostingKind
 
 GOAL_US = 1.5
 KB = 1024
@@ -50,7 +50,7 @@ def build_book(accounts: int, *, with_buckets: int) -> Ledger:
     for account_id in range(accounts):
         buckets: tuple[Bucket, ...] = ()
         if account_id < with_buckets:
-            buckets = (Bucket(account_id, UnitKind.OCTETS, 2**40, valid_until_us=2**62),)
+            buckets = (Bucket(account_id, BucketKind.DATA, 2**40, valid_until_us=2**62),)
         ledger.add_account(Account(account_id, balance=100_000_000, buckets=buckets))
     return ledger
 
@@ -88,7 +88,7 @@ def time_money_loop(ledger: Ledger, ids: list[int], sessions: list[str]) -> floa
 def time_units(ledger: Ledger, ids: list[int], sessions: list[str]) -> float:
     """Seconds for reserve(units)+commit(used) where the bucket covers all of it."""
     reserve, commit = ledger.reserve, ledger.commit
-    octets = UnitKind.OCTETS
+    octets = BucketKind.DATA
     n = len(sessions)
     t0 = time.perf_counter()
     for i, account_id in enumerate(ids):

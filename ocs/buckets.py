@@ -1,6 +1,6 @@
 """Unit buckets: the non-money part of a balance, and the order they are consumed in.
 
-What lives here: ``UnitKind`` (octets, seconds, events), ``Bucket`` (a mutable balance of
+What lives here: ``BucketKind`` (octets, seconds, events), ``Bucket`` (a mutable balance of
 service units with a validity window and applicability by rating group), the consumption
 order (priority, then soonest expiry) and ``plan_take``, which says how many units to take
 from which bucket without changing anything. What must not: money, postings, the clock
@@ -17,7 +17,7 @@ Conventions, chosen so the common bundle set-ups need no extra fields:
 - Validity is the half-open window ``valid_from_us <= now < valid_until_us`` in
   microseconds since the Unix epoch (UTC), the unit of ``Posting.at_us``.
 - ``rating_groups=None`` means "any rating group" (TS 32.299 Rating-Group); otherwise the
-  bucket serves only the listed groups. A bucket serves exactly one ``UnitKind``.
+  bucket serves only the listed groups. A bucket serves exactly one ``BucketKind``.
 
 RFC 8506 §8.17-§8.21 (Granted/Used-Service-Unit) name the unit kinds: CC-Time (seconds),
 CC-Total/Input/Output-Octets (octets), CC-Service-Specific-Units (events).
@@ -25,20 +25,13 @@ CC-Total/Input/Output-Octets (octets), CC-Service-Specific-Units (events).
 
 from __future__ import annotations
 
-import enum
 from bisect import insort
 from collections.abc import Collection, Iterable
 
+from storage.records import BucketKind
+
 #: sorts after every real expiry: "never expires"
 NEVER_US = 2**63 - 1
-
-
-class UnitKind(enum.Enum):
-    """What a service unit counts (move to ``rating/`` when rating grows a units module)."""
-
-    OCTETS = "octets"  #: data volume, CC-Total-Octets
-    SECONDS = "seconds"  #: call or session time, CC-Time
-    EVENTS = "events"  #: SMS, MMS, one-off services, CC-Service-Specific-Units
 
 
 class Bucket:
@@ -64,7 +57,7 @@ class Bucket:
     def __init__(
         self,
         bucket_id: int,
-        unit_kind: UnitKind,
+        unit_kind: BucketKind,
         balance: int,
         *,
         priority: int = 0,
@@ -102,7 +95,7 @@ class Bucket:
     def is_valid_at(self, now_us: int) -> bool:
         return self.valid_from_us <= now_us < self.valid_until_us
 
-    def applies_to(self, rating_group: int | None, unit_kind: UnitKind) -> bool:
+    def applies_to(self, rating_group: int | None, unit_kind: BucketKind) -> bool:
         """Whether usage of ``unit_kind`` in ``rating_group`` may draw on this bucket.
 
         A usage without a rating group (a plain CCR without MSCC) can only use a bucket
@@ -113,7 +106,7 @@ class Bucket:
         groups = self.rating_groups
         return groups is None or (rating_group is not None and rating_group in groups)
 
-    def usable(self, rating_group: int | None, unit_kind: UnitKind, now_us: int) -> bool:
+    def usable(self, rating_group: int | None, unit_kind: BucketKind, now_us: int) -> bool:
         """Applicable and valid now: the test both ``reserve`` and ``commit`` use."""
         return self.applies_to(rating_group, unit_kind) and self.is_valid_at(now_us)
 
@@ -148,7 +141,7 @@ def with_bucket(buckets: tuple[Bucket, ...], bucket: Bucket) -> tuple[Bucket, ..
 
 
 def usable_buckets(
-    buckets: Iterable[Bucket], *, rating_group: int | None, unit_kind: UnitKind, now_us: int
+    buckets: Iterable[Bucket], *, rating_group: int | None, unit_kind: BucketKind, now_us: int
 ) -> list[Bucket]:
     """The buckets usage may draw on at ``now_us``, in consumption order."""
     return [
@@ -163,7 +156,7 @@ def plan_take(
     units: int,
     *,
     rating_group: int | None,
-    unit_kind: UnitKind,
+    unit_kind: BucketKind,
     now_us: int,
     skip: Collection[Bucket] = (),
 ) -> list[tuple[Bucket, int]]:

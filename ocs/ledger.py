@@ -59,12 +59,11 @@ would spread one invariant over several files.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Callable, Iterable, Iterator, Mapping
 
-from ocs.buckets import Bucket, UnitKind, plan_take, with_bucket
+from ocs.buckets import Bucket, plan_take, with_bucket
 from rating.money import Micros
-from storage.records import Posting, PostingKind
+from storage.records import AccountStatus, BucketKind, Posting, PostingKind
 
 #: ``price_of(units) -> micros``: the money price of units no bucket covers
 PriceOf = Callable[[int], Micros]
@@ -112,13 +111,6 @@ class UnknownAccount(LedgerError, KeyError):
 
 class UnknownReservation(LedgerError, KeyError):
     """A commit found no hold for the key and was given no account to charge."""
-
-
-class AccountStatus(enum.Enum):
-    ACTIVE = "active"  #: served normally
-    BLOCKED = "blocked"  #: no new grant; usage already granted is still charged
-    SUSPENDED = "suspended"  #: suspended for non-payment: no new grant
-    CLOSED = "closed"  #: no new grant
 
 
 _ACTIVE = AccountStatus.ACTIVE
@@ -475,7 +467,7 @@ class Ledger:
         rating_group: int,
         units: int,
         *,
-        unit_kind: UnitKind,
+        unit_kind: BucketKind,
         price_of: PriceOf,
         units_for: UnitsFor,
         now_us: int,
@@ -561,7 +553,7 @@ class Ledger:
         rating_group: int,
         used: int,
         *,
-        unit_kind: UnitKind,
+        unit_kind: BucketKind,
         price_of: PriceOf,
         now_us: int,
         account_id: int | None = None,

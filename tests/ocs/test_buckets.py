@@ -9,14 +9,14 @@ from hypothesis import strategies as st
 from ocs.buckets import (
     NEVER_US,
     Bucket,
-    UnitKind,
     consumption_order,
     plan_take,
     usable_buckets,
     with_bucket,
 )
+from storage.records import BucketKind
 
-OCTETS, SECONDS, EVENTS = UnitKind.OCTETS, UnitKind.SECONDS, UnitKind.EVENTS
+OCTETS, SECONDS, EVENTS = BucketKind.DATA, BucketKind.VOICE, BucketKind.SMS
 
 
 def ids(buckets: list[Bucket] | tuple[Bucket, ...]) -> list[int]:

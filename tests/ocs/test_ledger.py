@@ -14,10 +14,9 @@ import pytest
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
 
-from ocs.buckets import Bucket, UnitKind
+from ocs.buckets import Bucket
 from ocs.ledger import (
     Account,
-    AccountStatus,
     Ledger,
     LedgerError,
     PriceOf,
@@ -26,9 +25,9 @@ from ocs.ledger import (
     UnknownReservation,
     new_posting,
 )
-from storage.records import Posting, PostingKind
+from storage.records import AccountStatus, BucketKind, Posting, PostingKind
 
-OCTETS, SECONDS, EVENTS = UnitKind.OCTETS, UnitKind.SECONDS, UnitKind.EVENTS
+OCTETS, SECONDS, EVENTS = BucketKind.DATA, BucketKind.VOICE, BucketKind.SMS
 RESERVE, RELEASE, COMMIT, ADJUST = (
     PostingKind.RESERVE, PostingKind.RELEASE, PostingKind.COMMIT, PostingKind.ADJUST,
 )
@@ -367,7 +366,7 @@ def test_replay_of_the_journal_rebuilds_the_book() -> None:
 
 #: (account id, opening balance, credit limit, buckets as (id, kind, units, priority, from,
 #: until, rating groups))
-SPECS: list[tuple[int, int, int | None, list[tuple[int, UnitKind, int, int, int, int | None,
+SPECS: list[tuple[int, int, int | None, list[tuple[int, BucketKind, int, int, int, int | None,
                                                     list[int] | None]]]] = [
     (1, 1_000, None, []),
     (2, 500, None, [(10, OCTETS, 3_000, 0, 0, 100, None), (11, OCTETS, 2_000, 1, 0, None, [1]),
@@ -399,7 +398,7 @@ amounts = st.integers(0, 1_500)
 causes = st.integers(0, 40).map(lambda n: f"evt-{n}")  # repeats happen, new ones keep coming
 
 
-def usable_now(b: Bucket, group: int, kind: UnitKind, now: int) -> bool:
+def usable_now(b: Bucket, group: int, kind: BucketKind, now: int) -> bool:
     """The machine's own reading of validity and applicability (not ``Bucket.usable``)."""
     in_window = b.valid_from_us <= now and (b.expires_us is None or now < b.expires_us)
     serves = b.rating_groups is None or group in b.rating_groups
@@ -465,7 +464,7 @@ class LedgerMachine(RuleBasedStateMachine):
     @rule(target=keys, account=bucket_holders, session=sessions, group=groups,
           units=st.integers(0, 600), kind=kinds)
     def reserve_units(self, account: int, session: str, group: int, units: int,
-                      kind: UnitKind) -> tuple[str, int]:
+                      kind: BucketKind) -> tuple[str, int]:
         acct = self.ledger.account(account)
         owner, _, _ = self.hold_of((session, group))
         if owner not in (None, account):
@@ -511,7 +510,7 @@ class LedgerMachine(RuleBasedStateMachine):
 
     @rule(key=keys, account=accounts_, used=st.integers(0, 300), kind=kinds,
           keep_rest=st.booleans())
-    def commit_units(self, key: tuple[str, int], account: int, used: int, kind: UnitKind,
+    def commit_units(self, key: tuple[str, int], account: int, used: int, kind: BucketKind,
                      keep_rest: bool) -> None:
         owner, held, held_units = self.hold_of(key)
         payer = self.ledger.account(account if owner is None else owner)
