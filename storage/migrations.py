@@ -39,7 +39,22 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Engine, inspect, select
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Connection,
+    Engine,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    inspect,
+    select,
+    text,
+)
 
 from storage.db import write_transaction
 from storage.errors import SchemaError
@@ -62,9 +77,30 @@ def _v1_initial(conn: Connection) -> None:
     metadata.create_all(conn)
 
 
+def _v2_tariff_catalogs(conn: Connection) -> None:
+    # The table as version 2 defines it, frozen here on a MetaData of its own: a later
+    # step that changes storage.schema.tariff_catalogs must not change what this step
+    # creates. Same naming convention, so the names match a fresh create_all.
+    frozen = MetaData(naming_convention=metadata.naming_convention)
+    table = Table(
+        "tariff_catalogs", frozen,
+        Column("catalog_id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True),
+        Column("source", String(500), nullable=False),
+        Column("sha256", String(64), nullable=False, unique=True),
+        Column("text", Text, nullable=False),
+        Column("loaded_at_us", BigInteger, nullable=False),
+        Column("active", Boolean(create_constraint=False), nullable=False),
+        Index("ix_tariff_catalogs_one_active", "active", unique=True,
+              sqlite_where=text("active"), postgresql_where=text("active")),
+    )
+    table.create(conn)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema: catalog, accounts, buckets, journal, sessions, outbox",
               _v1_initial),
+    Migration(2, "tariff_catalogs: the tariff files loaded, one of them active",
+              _v2_tariff_catalogs),
 )
 
 LATEST = MIGRATIONS[-1].version

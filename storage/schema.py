@@ -29,11 +29,13 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
     Table,
     Text,
+    text,
 )
 
 metadata = MetaData(
@@ -205,4 +207,21 @@ event_cursors = Table(
     Column("consumer", String(100), primary_key=True),
     Column("last_event_id", BigInteger, nullable=False),
     Column("updated_at_us", BigInteger, nullable=False),
+)
+
+# Tariff files as loaded (schema version 2). The OCS prices with the active one: it reads
+# its TOML text at start (rating.plans.load_plans), so the OCS and billing price with the
+# very text the operator loaded, and every earlier version stays for audits and disputes.
+# sha256 makes loading the same file twice a no-op; at most one row is active (the partial
+# unique index, which both SQLite and PostgreSQL support).
+tariff_catalogs = Table(
+    "tariff_catalogs", metadata,
+    Column("catalog_id", Id, primary_key=True),
+    Column("source", String(500), nullable=False),  # the file name it was loaded from
+    Column("sha256", String(64), nullable=False, unique=True),  # hex of the UTF-8 text
+    Column("text", Text, nullable=False),
+    Column("loaded_at_us", BigInteger, nullable=False),
+    Column("active", Boolean(create_constraint=False), nullable=False),
+    Index("ix_tariff_catalogs_one_active", "active", unique=True,
+          sqlite_where=text("active"), postgresql_where=text("active")),
 )
