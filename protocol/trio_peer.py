@@ -18,7 +18,8 @@ never awaits, hence is atomic under trio) while the commit wait is pipelined::
 
     def handler(requests: list[Message]) -> Sequence[bytes] | BatchResult
 
-It returns one encoded answer per request, in order; a `BatchResult` adds
+It returns one encoded answer per request, in order (None: leave that request
+unanswered on purpose, e.g. an OCS whose database is down); a `BatchResult` adds
 ``durable``, an awaitable the answers must wait for. If the handler or the awaitable
 raises, every request of that batch is answered 5012 DIAMETER_UNABLE_TO_COMPLY
 (logged with ``log.exception``) and the connection carries on; an unusable answer
@@ -62,17 +63,17 @@ _UNABLE = ResultCode.DIAMETER_UNABLE_TO_COMPLY
 class BatchResult:
     """A batch's answers (one per request, in order) and what they must wait for."""
 
-    answers: Sequence[bytes]
+    answers: Sequence[bytes | None]
     #: e.g. the group commit covering the batch's postings; None to send at once
     durable: Awaitable[object] | None = None
 
 
-BatchHandler = Callable[[list[Message]], Sequence[bytes] | BatchResult]
+BatchHandler = Callable[[list[Message]], Sequence[bytes | None] | BatchResult]
 
 
 class _Batch(NamedTuple):
     requests: list[Message]
-    answers: Sequence[bytes]
+    answers: Sequence[bytes | None]
     durable: Awaitable[object] | None
 
 
@@ -175,11 +176,13 @@ class _Driver:
             self.drain()  # the last answer owed before a DPA may close the connection
             await self.after()
 
-    def _deliver(self, requests: list[Message], answers: Sequence[bytes]) -> None:
+    def _deliver(self, requests: list[Message], answers: Sequence[bytes | None]) -> None:
         conn = self.conn
         for request, answer in zip(requests, answers, strict=True):
             if conn.state is PeerState.CLOSED:
                 return
+            if answer is None:
+                continue  # deliberately unanswered: the client's Tx runs out and it fails over
             if not (
                 isinstance(answer, bytes)
                 and len(answer) >= 20
@@ -259,6 +262,11 @@ class PeerHandle:
     @property
     def remote(self) -> PeerOpened | None:
         """What the peer advertised, once Open."""
+        return self.conn.remote
+
+    async def opened(self) -> PeerOpened | None:
+        """Wait for the capabilities exchange: the remote's capabilities, or None if it failed."""
+        await self._driver.settled.wait()
         return self.conn.remote
 
     async def request(self, message: bytes | Message) -> Message:
