@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
+from typer.testing import CliRunner
+
+from ocs.cli import app as cli
 from protocol.cc_client import MsccRequest, parse_cca
 from protocol.codes import CcRequestType, ResultCode
 from protocol.units import ServiceUnits
@@ -11,8 +16,8 @@ from .conftest import MSISDN, gateway, ocs_config, running_ocs
 MB = 1_000_000
 
 
-async def test_data_session_is_granted_and_charged(db_url: str) -> None:
-    config = ocs_config(db_url)
+async def test_data_session_is_granted_and_charged(any_db_url: str) -> None:
+    config = ocs_config(any_db_url)
     async with running_ocs(config) as bound, gateway(bound) as gw:
         sid = "pgw.test;1;1"
         cca = parse_cca(
@@ -53,5 +58,7 @@ async def test_data_session_is_granted_and_charged(db_url: str) -> None:
         server = bound.server
         account = server.book.ledger.account(server.book.directory.by_msisdn(MSISDN).account_id)  # type: ignore[union-attr]
         assert account.reserved == 0
-        # 10 MB at the demo price was charged, exactly once each report
-        assert account.balance < 10_000_000
+        # two reports of 5 MB at 0.01 EUR/MB, each charged exactly once
+        assert account.balance == 10_000_000 - 100_000
+    shown = CliRunner().invoke(cli, ["account", "show", MSISDN, "--db", any_db_url, "--json"])
+    assert json.loads(shown.output)["balance"] == "9.90"
