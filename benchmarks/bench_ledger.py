@@ -93,8 +93,16 @@ def time_units(ledger: Ledger, ids: list[int], sessions: list[str]) -> float:
     t0 = time.perf_counter()
     for i, account_id in enumerate(ids):
         session = sessions[i % n]
-        reserve(account_id, session, 1, 1_000_000, unit_kind=octets, price_of=price_of,
-                units_for=units_for, now_us=i)
+        reserve(
+            account_id,
+            session,
+            1,
+            1_000_000,
+            unit_kind=octets,
+            price_of=price_of,
+            units_for=units_for,
+            now_us=i,
+        )
         commit(session, 1, 400_000, unit_kind=octets, price_of=price_of, now_us=i)
     return time.perf_counter() - t0
 
@@ -102,9 +110,11 @@ def time_units(ledger: Ledger, ids: list[int], sessions: list[str]) -> float:
 def time_posting(number: int, make: Callable[..., Posting]) -> float:
     """Microseconds to build one Posting positionally with ``make``."""
     kind = PostingKind.COMMIT
-    best = min(timeit.repeat(
-        lambda: make(1, 2, kind, -5, -7, None, "s", 1, 5, None, False), number=number, repeat=5
-    ))
+    best = min(
+        timeit.repeat(
+            lambda: make(1, 2, kind, -5, -7, None, "s", 1, 5, None, False), number=number, repeat=5
+        )
+    )
     empty = min(timeit.repeat(lambda: None, number=number, repeat=5))
     return (best - empty) / number * 1e6
 
@@ -170,16 +180,24 @@ def main(argv: list[str] | None = None) -> None:
         "machine": platform.machine(),
         "goal_us": GOAL_US,
     }
-    print(f"book: {args.accounts:,} accounts ({args.bucket_accounts:,} with a data bucket), "
-          f"built in {built_s:.1f} s; Python {platform.python_version()} {platform.machine()}")
-    print(f"money reserve+commit: {op_us:.3f} µs/op median of {args.runs} runs x {per_op:,} ops "
-          f"(runs {', '.join(f'{x:.3f}' for x in op_runs)}); goal <= {GOAL_US} µs")
-    print(f"  split (timed per call, includes clock reads): reserve {reserve_us:.3f} µs, "
-          f"commit {commit_us:.3f} µs")
+    print(
+        f"book: {args.accounts:,} accounts ({args.bucket_accounts:,} with a data bucket), "
+        f"built in {built_s:.1f} s; Python {platform.python_version()} {platform.machine()}"
+    )
+    print(
+        f"money reserve+commit: {op_us:.3f} µs/op median of {args.runs} runs x {per_op:,} ops "
+        f"(runs {', '.join(f'{x:.3f}' for x in op_runs)}); goal <= {GOAL_US} µs"
+    )
+    print(
+        f"  split (timed per call, includes clock reads): reserve {reserve_us:.3f} µs, "
+        f"commit {commit_us:.3f} µs"
+    )
     print(f"bucket reserve+commit (units, bucket covers all): {bucket_us:.3f} µs/op median")
-    print(f"Posting construction alone: {posting_us:.3f} µs as the ledger builds it "
-          f"({posting_us / op_us:.0%} of a money op); {constructor_us:.3f} µs through the "
-          "frozen-dataclass constructor")
+    print(
+        f"Posting construction alone: {posting_us:.3f} µs as the ledger builds it "
+        f"({posting_us / op_us:.0%} of a money op); {constructor_us:.3f} µs through the "
+        "frozen-dataclass constructor"
+    )
     print("PASS" if op_us <= GOAL_US else "OVER GOAL")
     if args.json:
         print(json.dumps(figures))

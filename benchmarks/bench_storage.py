@@ -56,10 +56,22 @@ def seed_accounts(url: str, n: int) -> list[int]:
     with write_transaction(engine) as conn:
         customer = create_customer(conn, name="bench", currency="EUR")
         product = create_product(conn, name="bench", tariff_plan="bench", currency="EUR")
-        conn.execute(accounts.insert(), [
-            {"msisdn": f"49{i:09d}", "status": "active", "product_id": product.product_id,
-             "customer_id": customer.customer_id, "currency": "EUR", "balance": 0,
-             "reserved": 0, "created_at_us": now_us()} for i in range(n)])
+        conn.execute(
+            accounts.insert(),
+            [
+                {
+                    "msisdn": f"49{i:09d}",
+                    "status": "active",
+                    "product_id": product.product_id,
+                    "customer_id": customer.customer_id,
+                    "currency": "EUR",
+                    "balance": 0,
+                    "reserved": 0,
+                    "created_at_us": now_us(),
+                }
+                for i in range(n)
+            ],
+        )
         ids = list(conn.execute(sqlalchemy.select(accounts.c.account_id)).scalars())
     engine.dispose()
     return ids
@@ -72,16 +84,35 @@ def build_batches(account_ids: list[int], rows: int, batch: int) -> list[WriteBa
     for _ in range(rows // batch):
         postings = []
         for _ in range(batch):
-            postings.append(Posting(pid, rng.choice(account_ids), PostingKind.COMMIT,
-                                    -rng.randint(1, 50_000), 0, None, f"sess-{pid % 5000}",
-                                    32, at + pid, f"ccr-{pid}", False))
+            postings.append(
+                Posting(
+                    pid,
+                    rng.choice(account_ids),
+                    PostingKind.COMMIT,
+                    -rng.randint(1, 50_000),
+                    0,
+                    None,
+                    f"sess-{pid % 5000}",
+                    32,
+                    at + pid,
+                    f"ccr-{pid}",
+                    False,
+                )
+            )
             pid += 1
         out.append(WriteBatch(postings=postings))
     return out
 
 
-def run(url: str, *, rows: int, batch: int, in_flight: int, n_accounts: int,
-        synchronous: Synchronous = Synchronous.NORMAL) -> Result:
+def run(
+    url: str,
+    *,
+    rows: int,
+    batch: int,
+    in_flight: int,
+    n_accounts: int,
+    synchronous: Synchronous = Synchronous.NORMAL,
+) -> Result:
     account_ids = seed_accounts(url, n_accounts)
     batches = build_batches(account_ids, rows, batch)
     engine = create_engine(url, synchronous=synchronous)
@@ -105,13 +136,16 @@ def run(url: str, *, rows: int, batch: int, in_flight: int, n_accounts: int,
         commit_p99_ms=commits[int(len(commits) * 0.99)] * 1000,
         ack_p50_ms=statistics.median(i.ack_s for i in infos) * 1000,
         group_rows_p50=statistics.median(i.postings for i in infos),
-        groups=len(infos))
+        groups=len(infos),
+    )
 
 
 def report(name: str, r: Result) -> None:
-    print(f"{name:<28} {r.rows_per_s:>10,.0f} rows/s   commit p50 {r.commit_p50_ms:6.2f} ms"
-          f"  p99 {r.commit_p99_ms:6.2f} ms   ack p50 {r.ack_p50_ms:6.2f} ms   "
-          f"group p50 {r.group_rows_p50:,.0f} postings ({r.groups} groups)")
+    print(
+        f"{name:<28} {r.rows_per_s:>10,.0f} rows/s   commit p50 {r.commit_p50_ms:6.2f} ms"
+        f"  p99 {r.commit_p99_ms:6.2f} ms   ack p50 {r.ack_p50_ms:6.2f} ms   "
+        f"group p50 {r.group_rows_p50:,.0f} postings ({r.groups} groups)"
+    )
 
 
 def main() -> None:
@@ -122,22 +156,30 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, default=10_000)
     parser.add_argument("--json", action="store_true", help="JSON object on the last line")
     args = parser.parse_args()
-    kw = {"rows": args.rows, "batch": args.batch, "in_flight": args.in_flight,
-          "n_accounts": args.accounts}
-    print(f"python {platform.python_version()}, SQLAlchemy {sqlalchemy.__version__}, "
-          f"sqlite {__import__('sqlite3').sqlite_version}, {platform.machine()}; "
-          f"{args.rows:,} postings in batches of {args.batch}, {args.in_flight} in flight, "
-          f"{args.accounts:,} accounts")
+    kw = {
+        "rows": args.rows,
+        "batch": args.batch,
+        "in_flight": args.in_flight,
+        "n_accounts": args.accounts,
+    }
+    print(
+        f"python {platform.python_version()}, SQLAlchemy {sqlalchemy.__version__}, "
+        f"sqlite {__import__('sqlite3').sqlite_version}, {platform.machine()}; "
+        f"{args.rows:,} postings in batches of {args.batch}, {args.in_flight} in flight, "
+        f"{args.accounts:,} accounts"
+    )
     out: dict[str, float | None] = {}
     with tempfile.TemporaryDirectory() as tmp:
         normal = run(f"sqlite:///{Path(tmp) / 'normal.db'}", **kw)
         report("sqlite WAL synchronous=NORMAL", normal)
         full = run(f"sqlite:///{Path(tmp) / 'full.db'}", synchronous=Synchronous.FULL, **kw)
         report("sqlite WAL synchronous=FULL", full)
-    out |= {"sqlite_rows_per_s": round(normal.rows_per_s),
-            "sqlite_commit_p50_ms": round(normal.commit_p50_ms, 3),
-            "sqlite_full_rows_per_s": round(full.rows_per_s),
-            "sqlite_full_commit_p50_ms": round(full.commit_p50_ms, 3)}
+    out |= {
+        "sqlite_rows_per_s": round(normal.rows_per_s),
+        "sqlite_commit_p50_ms": round(normal.commit_p50_ms, 3),
+        "sqlite_full_rows_per_s": round(full.rows_per_s),
+        "sqlite_full_commit_p50_ms": round(full.commit_p50_ms, 3),
+    }
     schema = f"bench_{uuid.uuid4().hex[:8]}"
     admin = create_engine(PG_URL, connect_timeout_s=3)
     try:
@@ -150,8 +192,10 @@ def main() -> None:
         try:
             pg = run(f"{PG_URL}?options=-csearch_path%3D{schema}", **kw)
             report("postgresql (psycopg 3)", pg)
-            out |= {"postgresql_rows_per_s": round(pg.rows_per_s),
-                    "postgresql_commit_p50_ms": round(pg.commit_p50_ms, 3)}
+            out |= {
+                "postgresql_rows_per_s": round(pg.rows_per_s),
+                "postgresql_commit_p50_ms": round(pg.commit_p50_ms, 3),
+            }
         finally:
             with write_transaction(admin) as conn:
                 conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")

@@ -253,7 +253,9 @@ class OcsServer:
         book = self.book
         applied = 0
         while True:
-            contexts = await trio.to_thread.run_sync(read_event_batch, self.engine, self.event_cursor)
+            contexts = await trio.to_thread.run_sync(
+                read_event_batch, self.engine, self.event_cursor
+            )
             if not contexts:
                 return applied
             effects = apply_events(
@@ -265,7 +267,9 @@ class OcsServer:
                 now_us=int(time.time() * 1_000_000),
             )
             commit = self.persistence.submit(
-                WriteBatch(postings=effects.postings, cursors=[(OCS_CONSUMER, effects.last_event_id)])
+                WriteBatch(
+                    postings=effects.postings, cursors=[(OCS_CONSUMER, effects.last_event_id)]
+                )
             )
             await commit.wait()
             self.event_cursor = effects.last_event_id

@@ -144,11 +144,7 @@ def usable_buckets(
     buckets: Iterable[Bucket], *, rating_group: int | None, unit_kind: BucketKind, now_us: int
 ) -> list[Bucket]:
     """The buckets usage may draw on at ``now_us``, in consumption order."""
-    return [
-        b
-        for b in consumption_order(buckets)
-        if b.usable(rating_group, unit_kind, now_us)
-    ]
+    return [b for b in consumption_order(buckets) if b.usable(rating_group, unit_kind, now_us)]
 
 
 def plan_take(

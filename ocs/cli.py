@@ -63,10 +63,13 @@ from storage.schema import products as products_table
 log = logging.getLogger(__name__)
 
 app = typer.Typer(
-    name="ocs", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+    name="ocs",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
     rich_markup_mode=None,
     help="MVNO Online Charging System: Diameter Gy/Ro credit control.\n\n"
-         "First run: ocs init --demo, then ocs serve.",
+    "First run: ocs init --demo, then ocs serve.",
 )
 account_app = typer.Typer(no_args_is_help=True, help="Create, inspect and top up accounts.")
 catalog_app = typer.Typer(no_args_is_help=True, help="Load and show the tariff catalog.")
@@ -114,13 +117,26 @@ def _exit(message: str, code: int) -> NoReturn:
 
 # --- shared options --------------------------------------------------------------------------
 
-DbOption = Annotated[str | None, typer.Option(
-    "--db", metavar="URL", show_default=False,
-    help="Database URL: sqlite:///path.db or postgresql://user@host/db "
-         "[default: OCS_DB, the config file, else sqlite:///ocs.db]")]
-ConfigOption = Annotated[Path | None, typer.Option(
-    "--config", metavar="FILE", envvar="OCS_CONFIG", show_default=False,
-    help="TOML configuration file (see ocs config check)")]
+DbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        metavar="URL",
+        show_default=False,
+        help="Database URL: sqlite:///path.db or postgresql://user@host/db "
+        "[default: OCS_DB, the config file, else sqlite:///ocs.db]",
+    ),
+]
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        metavar="FILE",
+        envvar="OCS_CONFIG",
+        show_default=False,
+        help="TOML configuration file (see ocs config check)",
+    ),
+]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 
 
@@ -138,21 +154,30 @@ def _engine(db: str | None, config_file: Path | None, *, must_exist: bool = True
         # SQLite creates a missing file on connect: a typo in --db would silently give an
         # empty database. Only `ocs init` may create one.
         database = make_url(url).database
-        if engine.dialect.name == "sqlite" and database not in (None, "", ":memory:") \
-                and not Path(str(database)).exists():
-            raise _Failure(f"database file {database} does not exist: check --db/OCS_DB, "
-                           "or create it with: ocs init --db " + url)
+        if (
+            engine.dialect.name == "sqlite"
+            and database not in (None, "", ":memory:")
+            and not Path(str(database)).exists()
+        ):
+            raise _Failure(
+                f"database file {database} does not exist: check --db/OCS_DB, "
+                "or create it with: ocs init --db " + url
+            )
         with read_transaction(engine) as conn:
             version = migrations.current_version(conn)
         where = describe(engine)
         if version == 0:
             raise _Failure(f"database {where} has no OCS schema: run ocs init --db {where}")
         if version < migrations.LATEST:
-            raise _Failure(f"database {where} has schema version {version}, this ocs needs "
-                           f"{migrations.LATEST}: upgrade it with ocs init --db {where}")
+            raise _Failure(
+                f"database {where} has schema version {version}, this ocs needs "
+                f"{migrations.LATEST}: upgrade it with ocs init --db {where}"
+            )
         if version > migrations.LATEST:
-            raise _Failure(f"database {where} has schema version {version}, newer than this "
-                           f"ocs ({migrations.LATEST}): upgrade the software")
+            raise _Failure(
+                f"database {where} has schema version {version}, newer than this "
+                f"ocs ({migrations.LATEST}): upgrade the software"
+            )
     return engine
 
 
@@ -172,8 +197,7 @@ def _micros(amount: Decimal, currency_code: str, what: str) -> int:
     """Exact micro-units of ``amount``; refuses more decimals than the currency has."""
     cur = currency(currency_code)
     if amount != amount.quantize(Decimal(1).scaleb(-cur.minor_units)):
-        _usage(f"{what} {amount} has more decimals than {cur.code} allows "
-               f"({cur.minor_units})")
+        _usage(f"{what} {amount} has more decimals than {cur.code} allows ({cur.minor_units})")
     return to_micros(amount, Rounding.HALF_EVEN)
 
 
@@ -209,9 +233,13 @@ def _print_json(value: object) -> None:
 def init(
     db: DbOption = None,
     config_file: ConfigOption = None,
-    with_demo: Annotated[bool, typer.Option(
-        "--demo", help="Also load the demo catalog (product 'demo') and demo accounts "
-                       "491700000001-3.")] = False,
+    with_demo: Annotated[
+        bool,
+        typer.Option(
+            "--demo",
+            help="Also load the demo catalog (product 'demo') and demo accounts 491700000001-3.",
+        ),
+    ] = False,
 ) -> None:
     """Create or upgrade the database schema (safe to run again).
 
@@ -230,8 +258,9 @@ def init(
         elif before == 0:
             typer.echo(f"created the OCS schema (version {migrations.LATEST}) in {where}")
         else:
-            typer.echo(f"upgraded the schema of {where} from version {before} to "
-                       f"{migrations.LATEST}")
+            typer.echo(
+                f"upgraded the schema of {where} from version {before} to {migrations.LATEST}"
+            )
         if with_demo:
             for line in _load_demo(engine):
                 typer.echo(line)
@@ -244,15 +273,19 @@ def _load_demo(engine: Engine) -> list[str]:
     out: list[str] = []
     with write_transaction(engine) as conn:
         active = catalog_store.active_catalog_info(conn)
-        if active is not None and active.sha256 != catalog_store.catalog_sha256(
-                demo.DEMO_TARIFFS):
-            raise _Failure(f"this database already uses tariff catalog {active.source}; "
-                           "--demo would replace it (use ocs catalog load to change it)")
-        stored = catalog_store.store_catalog(conn, demo.DEMO_SOURCE, demo.DEMO_TARIFFS,
-                                             products=_product_specs(catalog))
-        out.append(f"stored the demo catalog ({demo.DEMO_SOURCE}), product "
-                   f"{demo.DEMO_PRODUCT!r}" if stored.changed
-                   else "the demo catalog is already stored and active")
+        if active is not None and active.sha256 != catalog_store.catalog_sha256(demo.DEMO_TARIFFS):
+            raise _Failure(
+                f"this database already uses tariff catalog {active.source}; "
+                "--demo would replace it (use ocs catalog load to change it)"
+            )
+        stored = catalog_store.store_catalog(
+            conn, demo.DEMO_SOURCE, demo.DEMO_TARIFFS, products=_product_specs(catalog)
+        )
+        out.append(
+            f"stored the demo catalog ({demo.DEMO_SOURCE}), product {demo.DEMO_PRODUCT!r}"
+            if stored.changed
+            else "the demo catalog is already stored and active"
+        )
         product = queries.get_product(conn, name=demo.DEMO_PRODUCT)
         created, existing = [], []
         for spec in demo.DEMO_ACCOUNTS:
@@ -263,13 +296,25 @@ def _load_demo(engine: Engine) -> list[str]:
             except NotFound:
                 pass
             balance = _micros(_amount(spec.balance, "balance"), product.currency, "balance")
-            limit = None if spec.credit_limit is None else _micros(
-                _amount(spec.credit_limit, "credit limit"), product.currency, "credit limit")
+            limit = (
+                None
+                if spec.credit_limit is None
+                else _micros(
+                    _amount(spec.credit_limit, "credit limit"), product.currency, "credit limit"
+                )
+            )
             # Fixed keys: a second run, or one that races this one, writes nothing twice.
-            _create_account(conn, msisdn=spec.msisdn, imsi=spec.imsi,
-                            product_id=product.product_id, currency_code=product.currency,
-                            customer=spec.customer, balance=balance, credit_limit=limit,
-                            key=f"demo:{spec.msisdn}")
+            _create_account(
+                conn,
+                msisdn=spec.msisdn,
+                imsi=spec.imsi,
+                product_id=product.product_id,
+                currency_code=product.currency,
+                customer=spec.customer,
+                balance=balance,
+                credit_limit=limit,
+                key=f"demo:{spec.msisdn}",
+            )
             mode = "prepaid" if limit is None else f"postpaid, credit limit {spec.credit_limit}"
             created.append(f"{spec.msisdn} ({spec.balance} {product.currency}, {mode})")
     if created:
@@ -281,8 +326,10 @@ def _load_demo(engine: Engine) -> list[str]:
 
 #: storage keeps unit buckets of three kinds; rating distinguishes the octet directions
 _BUCKET_KINDS = {
-    UnitKind.TOTAL_OCTETS: BucketKind.DATA, UnitKind.INPUT_OCTETS: BucketKind.DATA,
-    UnitKind.OUTPUT_OCTETS: BucketKind.DATA, UnitKind.TIME: BucketKind.VOICE,
+    UnitKind.TOTAL_OCTETS: BucketKind.DATA,
+    UnitKind.INPUT_OCTETS: BucketKind.DATA,
+    UnitKind.OUTPUT_OCTETS: BucketKind.DATA,
+    UnitKind.TIME: BucketKind.VOICE,
     UnitKind.EVENT: BucketKind.SMS,
 }
 
@@ -296,19 +343,29 @@ def _product_specs(catalog: Catalog) -> list[catalog_store.ProductSpec]:
             kind = _BUCKET_KINDS.get(bundle.kind)
             where = f"bundle {bundle.name!r} of product {product.name!r}"
             if kind is None:
-                _usage(f"{where}: {bundle.kind.value} bundles cannot be stored yet "
-                       "(data, voice and event bundles can)")
+                _usage(
+                    f"{where}: {bundle.kind.value} bundles cannot be stored yet "
+                    "(data, voice and event bundles can)"
+                )
             if len(bundle.rating_groups) > 1:
                 # One product_bundles row serves one rating group or all of them; two
                 # rows would grant the amount twice.
-                _usage(f"{where}: a bundle for several rating groups "
-                       f"{sorted(bundle.rating_groups)} cannot be stored yet; use one "
-                       "rating group or all")
+                _usage(
+                    f"{where}: a bundle for several rating groups "
+                    f"{sorted(bundle.rating_groups)} cannot be stored yet; use one "
+                    "rating group or all"
+                )
             group = next(iter(bundle.rating_groups), None)
             bundles.append(Bundle(kind, bundle.amount, group, 0, bundle.validity_days))
-        specs.append(catalog_store.ProductSpec(product.name, product.plan,
-                                               product.currency.code, product.recurring_fee,
-                                               tuple(bundles)))
+        specs.append(
+            catalog_store.ProductSpec(
+                product.name,
+                product.plan,
+                product.currency.code,
+                product.recurring_fee,
+                tuple(bundles),
+            )
+        )
     return specs
 
 
@@ -339,29 +396,37 @@ def catalog_load(
             typer.echo(f"catalog {file.name} is already active; nothing changed")
         else:
             typer.echo(f"catalog {file.name} is active (sha256 {stored.sha256[:12]})")
-        for label, names in (("added", stored.products_added),
-                             ("updated", stored.products_updated),
-                             ("removed", stored.products_removed)):
+        for label, names in (
+            ("added", stored.products_added),
+            ("updated", stored.products_updated),
+            ("removed", stored.products_removed),
+        ):
             if names:
                 typer.echo(f"products {label}: {', '.join(names)}")
         engine.dispose()
 
 
 @catalog_app.command("show")
-def catalog_show(db: DbOption = None, config_file: ConfigOption = None,
-                 text: Annotated[bool, typer.Option(
-                     "--text", help="Print the tariff file itself.")] = False) -> None:
+def catalog_show(
+    db: DbOption = None,
+    config_file: ConfigOption = None,
+    text: Annotated[bool, typer.Option("--text", help="Print the tariff file itself.")] = False,
+) -> None:
     """Show the active catalog and its products."""
     with _reported():
         engine = _engine(db, config_file)
         with read_transaction(engine) as conn:
             info = catalog_store.active_catalog_info(conn)
-            names = list(conn.execute(select(products_table.c.name)
-                                      .order_by(products_table.c.name)).scalars())
+            names = list(
+                conn.execute(
+                    select(products_table.c.name).order_by(products_table.c.name)
+                ).scalars()
+            )
         engine.dispose()
         if info is None:
-            raise _Failure("no tariff catalog is loaded: ocs catalog load FILE "
-                           "(or ocs init --demo)")
+            raise _Failure(
+                "no tariff catalog is loaded: ocs catalog load FILE (or ocs init --demo)"
+            )
         if text:
             typer.echo(info.text, nl=False)
             return
@@ -373,41 +438,77 @@ def catalog_show(db: DbOption = None, config_file: ConfigOption = None,
 # --- accounts --------------------------------------------------------------------------------
 
 
-def _create_account(conn: Connection, *, msisdn: str, imsi: str | None, product_id: int,
-                    currency_code: str, customer: str, balance: int,
-                    credit_limit: int | None, key: str) -> Account:
+def _create_account(
+    conn: Connection,
+    *,
+    msisdn: str,
+    imsi: str | None,
+    product_id: int,
+    currency_code: str,
+    customer: str,
+    balance: int,
+    credit_limit: int | None,
+    key: str,
+) -> Account:
     """Customer, account and initial top-up, in the caller's transaction."""
     mode = BillingMode.PREPAID if credit_limit is None else BillingMode.POSTPAID
-    cust = queries.create_customer(conn, name=customer, currency=currency_code,
-                                   billing_mode=mode, credit_limit=credit_limit or 0)
-    account, _ = events.create_account(conn, msisdn=msisdn, customer_id=cust.customer_id,
-                                       product_id=product_id, imsi=imsi,
-                                       idempotency_key=f"{key}:create")
+    cust = queries.create_customer(
+        conn,
+        name=customer,
+        currency=currency_code,
+        billing_mode=mode,
+        credit_limit=credit_limit or 0,
+    )
+    account, _ = events.create_account(
+        conn,
+        msisdn=msisdn,
+        customer_id=cust.customer_id,
+        product_id=product_id,
+        imsi=imsi,
+        idempotency_key=f"{key}:create",
+    )
     if balance > 0:
         # The opening balance is a top-up event like any other: the OCS, which owns
         # balances, applies it and journals it (balance = sum of postings holds).
-        events.topup(conn, msisdn, balance, f"{key}:initial-balance",
-                     reason="initial balance")
+        events.topup(conn, msisdn, balance, f"{key}:initial-balance", reason="initial balance")
     return account
 
 
 @account_app.command("create")
 def account_create(
-    msisdn: Annotated[str, typer.Argument(
-        metavar="MSISDN", help="E.164 number, e.g. 491701234567.")],
-    product: Annotated[str, typer.Option("--product", metavar="NAME",
-                                         help="Product name from the catalog.")],
-    imsi: Annotated[str | None, typer.Option("--imsi", metavar="IMSI",
-                                             help="The SIM's IMSI.")] = None,
-    balance: Annotated[str, typer.Option(
-        "--balance", metavar="AMOUNT",
-        help="Opening balance in the product currency, e.g. 10.00.")] = "0",
-    credit_limit: Annotated[str | None, typer.Option(
-        "--credit-limit", metavar="AMOUNT",
-        help="Makes the account postpaid: it may go this far below zero.")] = None,
-    customer: Annotated[str | None, typer.Option(
-        "--customer", metavar="NAME",
-        help="Customer (billing party) name [default: the MSISDN].")] = None,
+    msisdn: Annotated[
+        str, typer.Argument(metavar="MSISDN", help="E.164 number, e.g. 491701234567.")
+    ],
+    product: Annotated[
+        str, typer.Option("--product", metavar="NAME", help="Product name from the catalog.")
+    ],
+    imsi: Annotated[
+        str | None, typer.Option("--imsi", metavar="IMSI", help="The SIM's IMSI.")
+    ] = None,
+    balance: Annotated[
+        str,
+        typer.Option(
+            "--balance",
+            metavar="AMOUNT",
+            help="Opening balance in the product currency, e.g. 10.00.",
+        ),
+    ] = "0",
+    credit_limit: Annotated[
+        str | None,
+        typer.Option(
+            "--credit-limit",
+            metavar="AMOUNT",
+            help="Makes the account postpaid: it may go this far below zero.",
+        ),
+    ] = None,
+    customer: Annotated[
+        str | None,
+        typer.Option(
+            "--customer",
+            metavar="NAME",
+            help="Customer (billing party) name [default: the MSISDN].",
+        ),
+    ] = None,
     db: DbOption = None,
     config_file: ConfigOption = None,
     as_json: JsonOption = False,
@@ -432,42 +533,57 @@ def account_create(
                 found = _product_named(conn, product)
                 _refuse_duplicates(conn, number, sim)
                 _create_account(
-                    conn, msisdn=number, imsi=sim, product_id=found.product_id,
-                    currency_code=found.currency, customer=customer or number,
+                    conn,
+                    msisdn=number,
+                    imsi=sim,
+                    product_id=found.product_id,
+                    currency_code=found.currency,
+                    customer=customer or number,
                     balance=_micros(opening, found.currency, "balance"),
-                    credit_limit=None if limit is None else _micros(
-                        limit, found.currency, "credit limit"),
-                    key=f"cli:{uuid.uuid4().hex}")
+                    credit_limit=None
+                    if limit is None
+                    else _micros(limit, found.currency, "credit limit"),
+                    key=f"cli:{uuid.uuid4().hex}",
+                )
         except exc.IntegrityError:
             # Another writer created the same MSISDN or IMSI between our check and insert.
-            raise _Failure(f"an account with MSISDN {number} or IMSI {sim} already exists") \
-                from None
+            raise _Failure(
+                f"an account with MSISDN {number} or IMSI {sim} already exists"
+            ) from None
         view = _account_view(engine, number)
         engine.dispose()
         if as_json:
             _print_json(view)
             return
-        mode = view["billing_mode"] if limit is None else \
-            f"postpaid, credit limit {view['credit_limit']} {view['currency']}"
+        mode = (
+            view["billing_mode"]
+            if limit is None
+            else f"postpaid, credit limit {view['credit_limit']} {view['currency']}"
+        )
         typer.echo(f"created account {number} on product {found.name} ({mode})")
         if opening > 0:
-            typer.echo(f"opening balance {view['pending']} {view['currency']} recorded as a "
-                       "top-up; the OCS applies it")
+            typer.echo(
+                f"opening balance {view['pending']} {view['currency']} recorded as a "
+                "top-up; the OCS applies it"
+            )
 
 
 def _product_named(conn: Connection, name: str) -> Product:
     try:
         return queries.get_product(conn, name=name)
     except NotFound:
-        names = list(conn.execute(select(products_table.c.name)
-                                  .order_by(products_table.c.name)).scalars())
+        names = list(
+            conn.execute(select(products_table.c.name).order_by(products_table.c.name)).scalars()
+        )
         known = ", ".join(names) if names else "none: run ocs catalog load FILE or ocs init --demo"
         raise _Failure(f"no product named {name!r} (products: {known})") from None
 
 
 def _refuse_duplicates(conn: Connection, msisdn: str, imsi: str | None) -> None:
-    for lookup, value, label in ((queries.get_account_by_msisdn, msisdn, "MSISDN"),
-                                 (queries.get_account_by_imsi, imsi, "IMSI")):
+    for lookup, value, label in (
+        (queries.get_account_by_msisdn, msisdn, "MSISDN"),
+        (queries.get_account_by_imsi, imsi, "IMSI"),
+    ):
         if value is None:
             continue
         try:
@@ -504,17 +620,20 @@ def _account_view(engine: Engine, msisdn: str) -> dict[str, Any]:
         "reserved": _money(account.reserved, cur),
         "available": _money(balance - account.reserved, cur),
         "credit_limit": _money(account.credit_limit, cur),
-        "buckets": [{
-            "kind": b.kind.value,
-            "rating_group": b.rating_group,
-            "initial": b.initial,
-            "remaining": b.remaining,
-            "reserved": b.reserved,
-            "available": b.remaining - b.reserved,
-            "priority": b.priority,
-            "valid_from": _iso(b.valid_from_us),
-            "valid_until": _iso(b.valid_until_us),
-        } for b in bucket_list],
+        "buckets": [
+            {
+                "kind": b.kind.value,
+                "rating_group": b.rating_group,
+                "initial": b.initial,
+                "remaining": b.remaining,
+                "reserved": b.reserved,
+                "available": b.remaining - b.reserved,
+                "priority": b.priority,
+                "valid_from": _iso(b.valid_from_us),
+                "valid_until": _iso(b.valid_until_us),
+            }
+            for b in bucket_list
+        ],
     }
 
 
@@ -546,21 +665,39 @@ def account_show(
             _print_json(view)
             return
         cur = view["currency"]
-        rows = [("MSISDN", view["msisdn"]), ("IMSI", view["imsi"] or "-"),
-                ("status", view["status"]), ("product", view["product"]),
-                ("customer", f"{view['customer']} ({view['billing_mode']})"),
-                ("balance", f"{view['balance']} {cur}" + (
+        rows = [
+            ("MSISDN", view["msisdn"]),
+            ("IMSI", view["imsi"] or "-"),
+            ("status", view["status"]),
+            ("product", view["product"]),
+            ("customer", f"{view['customer']} ({view['billing_mode']})"),
+            (
+                "balance",
+                f"{view['balance']} {cur}"
+                + (
                     f" (includes {view['pending']} {cur} not yet applied by the OCS)"
-                    if view["pending"] != _money(0, cur) else "")),
-                ("reserved", f"{view['reserved']} {cur}"),
-                ("available", f"{view['available']} {cur}")]
+                    if view["pending"] != _money(0, cur)
+                    else ""
+                ),
+            ),
+            ("reserved", f"{view['reserved']} {cur}"),
+            ("available", f"{view['available']} {cur}"),
+        ]
         if view["billing_mode"] == BillingMode.POSTPAID.value:
             rows.append(("credit limit", f"{view['credit_limit']} {cur}"))
         for b in view["buckets"]:
-            group = "any rating group" if b["rating_group"] is None else \
-                f"rating group {b['rating_group']}"
-            rows.append(("bucket", f"{b['kind']} {b['available']}/{b['initial']} "
-                                   f"({group}, until {b['valid_until'] or 'no end'})"))
+            group = (
+                "any rating group"
+                if b["rating_group"] is None
+                else f"rating group {b['rating_group']}"
+            )
+            rows.append(
+                (
+                    "bucket",
+                    f"{b['kind']} {b['available']}/{b['initial']} "
+                    f"({group}, until {b['valid_until'] or 'no end'})",
+                )
+            )
         for label, value in rows:
             typer.echo(f"{label:<14}{value}")
 
@@ -568,12 +705,17 @@ def account_show(
 @account_app.command("topup")
 def account_topup(
     msisdn: Annotated[str, typer.Argument(metavar="MSISDN", help="The account's E.164 number.")],
-    amount: Annotated[str, typer.Argument(
-        metavar="AMOUNT", help="Amount in the account currency, e.g. 5.00.")],
-    key: Annotated[str | None, typer.Option(
-        "--key", metavar="IDEMPOTENCY_KEY",
-        help="Repeat a top-up safely: the same key is applied once [default: a new key].")]
-        = None,
+    amount: Annotated[
+        str, typer.Argument(metavar="AMOUNT", help="Amount in the account currency, e.g. 5.00.")
+    ],
+    key: Annotated[
+        str | None,
+        typer.Option(
+            "--key",
+            metavar="IDEMPOTENCY_KEY",
+            help="Repeat a top-up safely: the same key is applied once [default: a new key].",
+        ),
+    ] = None,
     db: DbOption = None,
     config_file: ConfigOption = None,
     as_json: JsonOption = False,
@@ -594,29 +736,47 @@ def account_topup(
             except NotFound:
                 raise _Failure(f"no account with MSISDN {number}") from None
             try:
-                result = events.topup(conn, number, _micros(value, account.currency, "amount"),
-                                      idempotency_key, reason="ocs account topup")
+                result = events.topup(
+                    conn,
+                    number,
+                    _micros(value, account.currency, "amount"),
+                    idempotency_key,
+                    reason="ocs account topup",
+                )
             except IdempotencyConflict:
-                raise _Failure(f"key {idempotency_key} was already used for a different change; "
-                               "use a new key for a new top-up") from None
+                raise _Failure(
+                    f"key {idempotency_key} was already used for a different change; "
+                    "use a new key for a new top-up"
+                ) from None
         view = _account_view(engine, number)
         engine.dispose()
         if as_json:
-            _print_json({"msisdn": number, "amount": _money(result.event.amount or 0,
-                                                            view["currency"]),
-                         "currency": view["currency"], "event_id": result.event.event_id,
-                         "idempotency_key": idempotency_key, "created": result.created,
-                         "balance": view["balance"], "pending": view["pending"]})
+            _print_json(
+                {
+                    "msisdn": number,
+                    "amount": _money(result.event.amount or 0, view["currency"]),
+                    "currency": view["currency"],
+                    "event_id": result.event.event_id,
+                    "idempotency_key": idempotency_key,
+                    "created": result.created,
+                    "balance": view["balance"],
+                    "pending": view["pending"],
+                }
+            )
             return
         cur = view["currency"]
         if result.created:
-            typer.echo(f"top-up of {_money(result.event.amount or 0, cur)} {cur} recorded for "
-                       f"{number} (event {result.event.event_id}, key {idempotency_key}); "
-                       f"balance {view['balance']} {cur}")
+            typer.echo(
+                f"top-up of {_money(result.event.amount or 0, cur)} {cur} recorded for "
+                f"{number} (event {result.event.event_id}, key {idempotency_key}); "
+                f"balance {view['balance']} {cur}"
+            )
         else:
-            typer.echo(f"top-up with key {idempotency_key} was already recorded as event "
-                       f"{result.event.event_id}; nothing changed; balance "
-                       f"{view['balance']} {cur}")
+            typer.echo(
+                f"top-up with key {idempotency_key} was already recorded as event "
+                f"{result.event.event_id}; nothing changed; balance "
+                f"{view['balance']} {cur}"
+            )
 
 
 # --- serve and config ---------------------------------------------------------------------
@@ -626,27 +786,67 @@ def account_topup(
 def serve(
     config_file: ConfigOption = None,
     db: DbOption = None,
-    host: Annotated[list[str] | None, typer.Option(
-        "--host", metavar="ADDRESS", show_default=False,
-        help="Address to listen on; repeat for several [default: 127.0.0.1 and ::1]")] = None,
-    port: Annotated[int | None, typer.Option(
-        "--port", metavar="PORT", show_default=False, help="Diameter TCP port [default: 3868]")] = None,
-    origin_host: Annotated[str | None, typer.Option(
-        "--origin-host", metavar="FQDN", show_default=False,
-        help="Our Diameter identity [default: ocs.localdomain]")] = None,
-    origin_realm: Annotated[str | None, typer.Option(
-        "--origin-realm", metavar="REALM", show_default=False,
-        help="Our Diameter realm [default: localdomain]")] = None,
-    metrics_port: Annotated[int | None, typer.Option(
-        "--metrics-port", metavar="PORT", show_default=False,
-        help="Prometheus /metrics port; 0 turns it off [default: 9464]")] = None,
-    ack: Annotated[str | None, typer.Option(
-        "--ack", metavar="durable|fast", show_default=False,
-        help="durable: answer after the charge is committed; fast: answer first "
-             "[default: durable]")] = None,
-    log_level: Annotated[str | None, typer.Option(
-        "--log-level", metavar="LEVEL", show_default=False,
-        help="debug, info, warning, error [default: info]")] = None,
+    host: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--host",
+            metavar="ADDRESS",
+            show_default=False,
+            help="Address to listen on; repeat for several [default: 127.0.0.1 and ::1]",
+        ),
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(
+            "--port", metavar="PORT", show_default=False, help="Diameter TCP port [default: 3868]"
+        ),
+    ] = None,
+    origin_host: Annotated[
+        str | None,
+        typer.Option(
+            "--origin-host",
+            metavar="FQDN",
+            show_default=False,
+            help="Our Diameter identity [default: ocs.localdomain]",
+        ),
+    ] = None,
+    origin_realm: Annotated[
+        str | None,
+        typer.Option(
+            "--origin-realm",
+            metavar="REALM",
+            show_default=False,
+            help="Our Diameter realm [default: localdomain]",
+        ),
+    ] = None,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            "--metrics-port",
+            metavar="PORT",
+            show_default=False,
+            help="Prometheus /metrics port; 0 turns it off [default: 9464]",
+        ),
+    ] = None,
+    ack: Annotated[
+        str | None,
+        typer.Option(
+            "--ack",
+            metavar="durable|fast",
+            show_default=False,
+            help="durable: answer after the charge is committed; fast: answer first "
+            "[default: durable]",
+        ),
+    ] = None,
+    log_level: Annotated[
+        str | None,
+        typer.Option(
+            "--log-level",
+            metavar="LEVEL",
+            show_default=False,
+            help="debug, info, warning, error [default: info]",
+        ),
+    ] = None,
 ) -> None:
     """Run the OCS until SIGINT or SIGTERM.
 
@@ -654,12 +854,22 @@ def serve(
     else defaults; ocs config check shows the result.
     """
     with _reported():
-        config = _config(config_file, {
-            "database.url": db, "listen.hosts": host, "listen.port": port,
-            "diameter.origin_host": origin_host, "diameter.origin_realm": origin_realm,
-            "metrics.port": metrics_port, "database.ack": ack, "log_level": log_level})
-        logging.basicConfig(level=config.log_level,
-                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        config = _config(
+            config_file,
+            {
+                "database.url": db,
+                "listen.hosts": host,
+                "listen.port": port,
+                "diameter.origin_host": origin_host,
+                "diameter.origin_realm": origin_realm,
+                "metrics.port": metrics_port,
+                "database.ack": ack,
+                "log_level": log_level,
+            },
+        )
+        logging.basicConfig(
+            level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
         for name in unknown_env(os.environ):
             log.warning("ignoring environment variable %s: not an OCS setting", name)
         try:
@@ -670,8 +880,7 @@ def serve(
         except ImportError as e:
             if e.name != "ocs.app":
                 raise
-            raise _Failure("the OCS server (ocs.app) is not part of this installation") \
-                from None
+            raise _Failure("the OCS server (ocs.app) is not part of this installation") from None
         try:
             run_server(config)
         except KeyboardInterrupt:  # a second Ctrl-C while the server was shutting down
@@ -687,16 +896,25 @@ def config_check(config_file: ConfigOption = None, as_json: JsonOption = False) 
     with _reported():
         resolved = resolve_config(config_file, os.environ, {})
         values = settings(resolved.config)
-        profiles = {p.origin_host: {"rise_mscc_result_code": p.rise_mscc_result_code}
-                    for p in resolved.config.peers}
+        profiles = {
+            p.origin_host: {"rise_mscc_result_code": p.rise_mscc_result_code}
+            for p in resolved.config.peers
+        }
         ignored = unknown_env(os.environ)
         if as_json:
-            _print_json({"settings": values, "sources": dict(resolved.sources),
-                         "peers": profiles, "ignored_env": ignored})
+            _print_json(
+                {
+                    "settings": values,
+                    "sources": dict(resolved.sources),
+                    "peers": profiles,
+                    "ignored_env": ignored,
+                }
+            )
             return
         for name in ignored:
-            typer.echo(f"warning: environment variable {name} is not an OCS setting; "
-                       "ignored", err=True)
+            typer.echo(
+                f"warning: environment variable {name} is not an OCS setting; ignored", err=True
+            )
         width = max(len(k) for k in values)
         for key_name, value in values.items():
             shown = json.dumps(value, ensure_ascii=False)

@@ -253,6 +253,7 @@ def _int(low: int, high: int | None = None) -> Parser:
             span = f"from {low} to {high}" if high is not None else f">= {low}"
             raise _Bad(f"must be an integer {span}, got {value!r}")
         return value
+
     return parse
 
 
@@ -262,18 +263,22 @@ _UNSIGNED32 = _int(0, 2**32 - 1)
 
 def _quantity(units: Mapping[str, int], example: str) -> Parser:
     """A positive count of units: an integer, or a string with a unit ("10 MB", "10 min")."""
+
     def parse(value: object) -> int:
         if isinstance(value, str):
             found = re.fullmatch(r"\s*(\d[\d_]*)\s*([A-Za-z]*)\s*", value)
             scale = units.get(found.group(2).upper()) if found and found.group(2) else 1
             if found is None or scale is None:
-                raise _Bad(f"must be a positive integer or a quantity such as {example!r}, "
-                           f"got {value!r}")
+                raise _Bad(
+                    f"must be a positive integer or a quantity such as {example!r}, got {value!r}"
+                )
             value = int(found.group(1).replace("_", "")) * scale
         if type(value) is not int or value < 1:
-            raise _Bad(f"must be a positive integer or a quantity such as {example!r}, "
-                       f"got {value!r}")
+            raise _Bad(
+                f"must be a positive integer or a quantity such as {example!r}, got {value!r}"
+            )
         return value
+
     return parse
 
 
@@ -286,6 +291,7 @@ def _choice(enum_type: type[enum.Enum]) -> Parser:
             if member.value == text:
                 return member
         raise _Bad(f"must be one of {[m.value for m in enum_type]}, got {value!r}")
+
     return parse
 
 
@@ -302,8 +308,10 @@ def _optional_text(value: object) -> str:
 
 
 #: RFC 6733 §4.3.1 DiameterIdentity is an FQDN; letters, digits, '-' and '.' in practice
-_FQDN = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-                   r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
+_FQDN = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
+)
 
 
 def _identity(value: object) -> str:
@@ -327,6 +335,7 @@ def _host(value: object) -> str:
 
 def _list(item: Parser, *, empty_ok: bool = True) -> Parser:
     """A TOML array, a comma-separated string (env) or a sequence (repeated flag)."""
+
     def parse(value: object) -> tuple[Any, ...]:
         if isinstance(value, str):
             parts: Sequence[object] = [p for p in (s.strip() for s in value.split(",")) if p]
@@ -338,6 +347,7 @@ def _list(item: Parser, *, empty_ok: bool = True) -> Parser:
         if not items and not empty_ok:
             raise _Bad("must not be empty")
         return items
+
     return parse
 
 
@@ -353,9 +363,9 @@ def _path(value: object) -> Path | None:
 
 def _money(value: object) -> int:
     if isinstance(value, float):
-        raise _Bad(f"{value!r} is a TOML float, which is inexact: quote it, \"{value!r}\"")
+        raise _Bad(f'{value!r} is a TOML float, which is inexact: quote it, "{value!r}"')
     if isinstance(value, bool) or not isinstance(value, str | int):
-        raise _Bad(f"must be an amount such as \"1.00\", got {value!r}")
+        raise _Bad(f'must be an amount such as "1.00", got {value!r}')
     try:
         amount = parse_decimal(value) if isinstance(value, str) else Decimal(value)
         micros = to_micros(amount, Rounding.HALF_EVEN)
@@ -436,10 +446,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("credit.redirect_url", "OCS_REDIRECT_URL", _http_url),
     Option("credit.low_balance_threshold", "OCS_LOW_BALANCE_THRESHOLD", _money),
     Option("credit.service_context_ids", "OCS_SERVICE_CONTEXT_IDS", _list(_text)),
-    Option("credit.quota.data_octets", "OCS_QUOTA_DATA_OCTETS",
-           _quantity(VOLUME_UNITS, "10 MB")),
-    Option("credit.quota.voice_seconds", "OCS_QUOTA_VOICE_SECONDS",
-           _quantity(TIME_UNITS, "10 min")),
+    Option("credit.quota.data_octets", "OCS_QUOTA_DATA_OCTETS", _quantity(VOLUME_UNITS, "10 MB")),
+    Option(
+        "credit.quota.voice_seconds", "OCS_QUOTA_VOICE_SECONDS", _quantity(TIME_UNITS, "10 min")
+    ),
     Option("credit.quota.events", "OCS_QUOTA_EVENTS", _int(1)),
 )
 _BY_KEY = {o.key: o for o in OPTIONS}
@@ -467,8 +477,9 @@ class Resolved:
     sources: Mapping[str, str]  #: "default", "file.toml:12", "env OCS_PORT", "flag --port"
 
 
-def load_config(path: Path | None, env: Mapping[str, str],
-                overrides: Mapping[str, object]) -> OcsConfig:
+def load_config(
+    path: Path | None, env: Mapping[str, str], overrides: Mapping[str, object]
+) -> OcsConfig:
     """Build the configuration: defaults < TOML file < ``OCS_*`` env < flags.
 
     Args:
@@ -483,8 +494,9 @@ def load_config(path: Path | None, env: Mapping[str, str],
     return resolve_config(path, env, overrides).config
 
 
-def resolve_config(path: Path | None, env: Mapping[str, str],
-                   overrides: Mapping[str, object]) -> Resolved:
+def resolve_config(
+    path: Path | None, env: Mapping[str, str], overrides: Mapping[str, object]
+) -> Resolved:
     """``load_config`` that also says where each value came from (``ocs config check``)."""
     problems: list[str] = []
     values: dict[str, object] = {o.key: _default(o.key) for o in OPTIONS}
@@ -530,8 +542,9 @@ def resolve_config(path: Path | None, env: Mapping[str, str],
 
 def unknown_env(env: Mapping[str, str]) -> list[str]:
     """``OCS_*`` variables that are not settings (likely typos), for a warning."""
-    return sorted(n for n in env if n.startswith("OCS_") and n not in _BY_ENV
-                  and n not in _OTHER_ENV)
+    return sorted(
+        n for n in env if n.startswith("OCS_") and n not in _BY_ENV and n not in _OTHER_ENV
+    )
 
 
 def settings(config: OcsConfig) -> dict[str, object]:
@@ -560,8 +573,9 @@ def _read_file(path: Path) -> tuple[dict[str, Any], str]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError([f"{path}: cannot read the configuration file: "
-                           f"{exc.strerror or exc}"]) from None
+        raise ConfigError(
+            [f"{path}: cannot read the configuration file: {exc.strerror or exc}"]
+        ) from None
     except UnicodeDecodeError:
         raise ConfigError([f"{path}: not UTF-8 text"]) from None
     try:
@@ -575,8 +589,9 @@ def _where(path: Path, lines: _LineIndex, key: str) -> str:
     return f"{path}:{line}" if line else str(path)
 
 
-def _flatten(document: Mapping[str, Any], path: Path, lines: _LineIndex,
-             problems: list[str]) -> tuple[dict[str, object], Mapping[str, Any]]:
+def _flatten(
+    document: Mapping[str, Any], path: Path, lines: _LineIndex, problems: list[str]
+) -> tuple[dict[str, object], Mapping[str, Any]]:
     """TOML tables -> {"section.key": value}; unknown keys are problems."""
     flat: dict[str, object] = {}
     sections = {k.rsplit(".", 1)[0] for k in _BY_KEY if "." in k}
@@ -592,32 +607,39 @@ def _flatten(document: Mapping[str, Any], path: Path, lines: _LineIndex,
                 problems.append(f"{_where(path, lines, key)}: {key}: must be a table ([{key}])")
             else:
                 known = sorted(k for k in [*_BY_KEY, *sections] if k.startswith(prefix))
-                problems.append(f"{_where(path, lines, key)}: {key}: unknown setting (known here: "
-                                f"{', '.join(known)})")
+                problems.append(
+                    f"{_where(path, lines, key)}: {key}: unknown setting (known here: "
+                    f"{', '.join(known)})"
+                )
 
     peer_tables = document.get("peer", {})
     walk({k: v for k, v in document.items() if k != "peer"}, "")
     return flat, peer_tables
 
 
-def _peer_profiles(tables: object, path: Path, lines: _LineIndex,
-                   problems: list[str]) -> tuple[PeerProfile, ...]:
+def _peer_profiles(
+    tables: object, path: Path, lines: _LineIndex, problems: list[str]
+) -> tuple[PeerProfile, ...]:
     if not isinstance(tables, dict):
-        problems.append(f"{path}: peer: must be tables such as [peer.\"pgw1.example\"]")
+        problems.append(f'{path}: peer: must be tables such as [peer."pgw1.example"]')
         return ()
     profiles = []
     for host, table in tables.items():
         key = f"peer.{host}"
         where = _where(path, lines, key)
         if not isinstance(table, dict) or not _FQDN.match(host):
-            problems.append(f"{where}: {key}: must be a table named by a peer's Origin-Host, "
-                            f"such as [peer.\"pgw1.example\"]")
+            problems.append(
+                f"{where}: {key}: must be a table named by a peer's Origin-Host, "
+                f'such as [peer."pgw1.example"]'
+            )
             continue
         options: dict[str, bool] = {}
         for name, value in table.items():
             if name not in _PEER_KEYS:
-                problems.append(f"{where}: {key}.{name}: unknown peer setting (known: "
-                                f"{', '.join(sorted(_PEER_KEYS))})")
+                problems.append(
+                    f"{where}: {key}.{name}: unknown peer setting (known: "
+                    f"{', '.join(sorted(_PEER_KEYS))})"
+                )
             elif not isinstance(value, bool):
                 problems.append(f"{where}: {key}.{name}: must be true or false, got {value!r}")
             else:
@@ -628,11 +650,15 @@ def _peer_profiles(tables: object, path: Path, lines: _LineIndex,
 
 def _build(values: Mapping[str, object], peers: tuple[PeerProfile, ...]) -> OcsConfig:
     def section(name: str) -> dict[str, Any]:
-        return {k.split(".", 1)[1]: v for k, v in values.items()
-                if k.startswith(f"{name}.") and k.count(".") == 1}
+        return {
+            k.split(".", 1)[1]: v
+            for k, v in values.items()
+            if k.startswith(f"{name}.") and k.count(".") == 1
+        }
 
-    quota_values: dict[str, Any] = {k.rsplit(".", 1)[1]: v for k, v in values.items()
-                                    if k.startswith("credit.quota.")}
+    quota_values: dict[str, Any] = {
+        k.rsplit(".", 1)[1]: v for k, v in values.items() if k.startswith("credit.quota.")
+    }
     quota = QuotaCaps(**quota_values)
     return OcsConfig(
         database=DatabaseConfig(**section("database")),
@@ -647,16 +673,21 @@ def _build(values: Mapping[str, object], peers: tuple[PeerProfile, ...]) -> OcsC
 
 def _cross_check(config: OcsConfig, sources: Mapping[str, str], problems: list[str]) -> None:
     """Rules between options; each message names the sources of the options involved."""
+
     def named(key: str) -> str:
         return f"{key} ({sources[key]})"
 
     listen, credit = config.listen, config.credit
     if (listen.tls_cert is None) != (listen.tls_key is None):
-        problems.append(f"{named('listen.tls_cert')} and {named('listen.tls_key')}: "
-                        "TLS needs both a certificate and a key, or neither")
+        problems.append(
+            f"{named('listen.tls_cert')} and {named('listen.tls_key')}: "
+            "TLS needs both a certificate and a key, or neither"
+        )
     if credit.final_unit_action is FinalUnitAction.REDIRECT and not credit.redirect_url:
-        problems.append(f"{named('credit.final_unit_action')} is redirect but "
-                        f"{named('credit.redirect_url')} is empty: give the top-up URL")
+        problems.append(
+            f"{named('credit.final_unit_action')} is redirect but "
+            f"{named('credit.redirect_url')} is empty: give the top-up URL"
+        )
     ports = [("listen.port", listen.port)]
     if listen.tls_enabled:
         ports.append(("listen.tls_port", listen.tls_port))
@@ -685,8 +716,10 @@ class _LineIndex:
         for number, line in enumerate(text.splitlines(), start=1):
             header = self._HEADER.match(line)
             if header is not None:
-                section = ".".join(p.strip().strip("\"'") for p in
-                                   re.findall(r"\"[^\"]*\"|'[^']*'|[^.]+", header.group(1)))
+                section = ".".join(
+                    p.strip().strip("\"'")
+                    for p in re.findall(r"\"[^\"]*\"|'[^']*'|[^.]+", header.group(1))
+                )
                 self.lines.setdefault(section, number)
                 continue
             key = self._KEY.match(line)

@@ -90,6 +90,5 @@ class DemoAccount:
 DEMO_ACCOUNTS: tuple[DemoAccount, ...] = (
     DemoAccount("491700000001", "262010000000001", "Demo prepaid 1", "10.00"),
     DemoAccount("491700000002", "262010000000002", "Demo prepaid 2", "10.00"),
-    DemoAccount("491700000003", "262010000000003", "Demo postpaid", "10.00",
-                credit_limit="50.00"),
+    DemoAccount("491700000003", "262010000000003", "Demo postpaid", "10.00", credit_limit="50.00"),
 )

@@ -92,8 +92,19 @@ def new_posting(
     """A Posting, positionally: ``tuple.__new__`` skips NamedTuple's keyword handling."""
     return _new(
         Posting,
-        (posting_id, account_id, kind, amount, reserved, bucket_id, session_id,
-         rating_group, at_us, cause, overrun),
+        (
+            posting_id,
+            account_id,
+            kind,
+            amount,
+            reserved,
+            bucket_id,
+            session_id,
+            rating_group,
+            at_us,
+            cause,
+            overrun,
+        ),
     )
 
 
@@ -336,8 +347,10 @@ class Ledger:
                         del held_on[bucket]
                     hold.buckets = held_on or None
                 if hold.micros < 0 or any(n < 0 for n in (hold.buckets or {}).values()):
-                    raise LedgerError(f"posting {p.posting_id} frees more than its key held: "
-                                      "the journal does not follow this snapshot")
+                    raise LedgerError(
+                        f"posting {p.posting_id} frees more than its key held: "
+                        "the journal does not follow this snapshot"
+                    )
                 if not hold.micros and not hold.buckets:
                     del self._holds[(p.session_id, p.rating_group)]
             if p.kind is _ADJUST and p.cause is not None:
@@ -408,8 +421,19 @@ class Ledger:
         pid = self._next_id
         self._next_id = pid + 1
         return [
-            new_posting(pid, account_id, _RESERVE, 0, micros, None, session_id, rating_group,
-                        now_us, cause, False)
+            new_posting(
+                pid,
+                account_id,
+                _RESERVE,
+                0,
+                micros,
+                None,
+                session_id,
+                rating_group,
+                now_us,
+                cause,
+                False,
+            )
         ]
 
     def commit_money(
@@ -453,8 +477,19 @@ class Ledger:
             pid = self._next_id
             self._next_id = pid + 1
             postings.append(
-                new_posting(pid, account.account_id, _COMMIT, -micros, -freed, None,
-                            session_id, rating_group, now_us, cause, micros > held)
+                new_posting(
+                    pid,
+                    account.account_id,
+                    _COMMIT,
+                    -micros,
+                    -freed,
+                    None,
+                    session_id,
+                    rating_group,
+                    now_us,
+                    cause,
+                    micros > held,
+                )
             )
         return postings
 
@@ -497,9 +532,15 @@ class Ledger:
                 hold.granted = 0
             return []
         plan = (
-            plan_take(account.buckets, units, rating_group=rating_group, unit_kind=unit_kind,
-                      now_us=now_us)
-            if account.buckets else []
+            plan_take(
+                account.buckets,
+                units,
+                rating_group=rating_group,
+                unit_kind=unit_kind,
+                now_us=now_us,
+            )
+            if account.buckets
+            else []
         )
         covered = 0
         for _, take in plan:
@@ -535,14 +576,38 @@ class Ledger:
             for bucket, take in plan:
                 bucket.reserved += take
                 held_on[bucket] = held_on.get(bucket, 0) + take
-                postings.append(self._posting(account, _RESERVE, 0, take, bucket.bucket_id,
-                                              session_id, rating_group, now_us, cause, False))
+                postings.append(
+                    self._posting(
+                        account,
+                        _RESERVE,
+                        0,
+                        take,
+                        bucket.bucket_id,
+                        session_id,
+                        rating_group,
+                        now_us,
+                        cause,
+                        False,
+                    )
+                )
             hold.buckets = held_on
         if money:
             account.reserved += money
             hold.micros += money
-            postings.append(self._posting(account, _RESERVE, 0, money, None, session_id,
-                                          rating_group, now_us, cause, False))
+            postings.append(
+                self._posting(
+                    account,
+                    _RESERVE,
+                    0,
+                    money,
+                    None,
+                    session_id,
+                    rating_group,
+                    now_us,
+                    cause,
+                    False,
+                )
+            )
         hold.units += granted
         hold.granted = granted
         return postings
@@ -586,9 +651,14 @@ class Ledger:
                 steps.append((bucket, take, freed))
                 rest -= take
         if rest and account.buckets:
-            for bucket, take in plan_take(account.buckets, rest, rating_group=rating_group,
-                                          unit_kind=unit_kind, now_us=now_us,
-                                          skip=held_on or ()):
+            for bucket, take in plan_take(
+                account.buckets,
+                rest,
+                rating_group=rating_group,
+                unit_kind=unit_kind,
+                now_us=now_us,
+                skip=held_on or (),
+            ):
                 steps.append((bucket, take, 0))
                 rest -= take
         charge = price_of(rest) if rest else 0
@@ -608,14 +678,37 @@ class Ledger:
                 else:
                     del held_on[bucket]
             if take or freed:
-                postings.append(self._posting(account, _COMMIT, -take, -freed, bucket.bucket_id,
-                                              session_id, rating_group, now_us, cause, False))
+                postings.append(
+                    self._posting(
+                        account,
+                        _COMMIT,
+                        -take,
+                        -freed,
+                        bucket.bucket_id,
+                        session_id,
+                        rating_group,
+                        now_us,
+                        cause,
+                        False,
+                    )
+                )
         account.balance -= charge
         account.reserved -= freed_money
         if charge or freed_money:
-            postings.append(self._posting(account, _COMMIT, -charge, -freed_money, None,
-                                          session_id, rating_group, now_us, cause,
-                                          charge > held_money))
+            postings.append(
+                self._posting(
+                    account,
+                    _COMMIT,
+                    -charge,
+                    -freed_money,
+                    None,
+                    session_id,
+                    rating_group,
+                    now_us,
+                    cause,
+                    charge > held_money,
+                )
+            )
         if hold is not None:
             if keep_rest:
                 hold.micros -= freed_money
@@ -642,8 +735,20 @@ class Ledger:
             self._free_buckets(hold, postings, _RELEASE, now_us, cause)
         if hold.micros:
             hold.account.reserved -= hold.micros
-            postings.append(self._posting(hold.account, _RELEASE, 0, -hold.micros, None,
-                                          session_id, rating_group, now_us, cause, False))
+            postings.append(
+                self._posting(
+                    hold.account,
+                    _RELEASE,
+                    0,
+                    -hold.micros,
+                    None,
+                    session_id,
+                    rating_group,
+                    now_us,
+                    cause,
+                    False,
+                )
+            )
         return postings
 
     def adjust(
@@ -681,8 +786,11 @@ class Ledger:
         self._causes.add(cause)
         if not amount:
             return []
-        return [self._posting(account, _ADJUST, amount, 0, bucket_id, None, None, now_us, cause,
-                              overrun)]
+        return [
+            self._posting(
+                account, _ADJUST, amount, 0, bucket_id, None, None, now_us, cause, overrun
+            )
+        ]
 
     # -- helpers ---------------------------------------------------------------------
 
@@ -701,8 +809,19 @@ class Ledger:
     ) -> Posting:
         pid = self._next_id
         self._next_id = pid + 1
-        return new_posting(pid, account.account_id, kind, amount, reserved, bucket_id, session_id,
-                       rating_group, now_us, cause, overrun)
+        return new_posting(
+            pid,
+            account.account_id,
+            kind,
+            amount,
+            reserved,
+            bucket_id,
+            session_id,
+            rating_group,
+            now_us,
+            cause,
+            overrun,
+        )
 
     def _free_buckets(
         self,
@@ -714,7 +833,18 @@ class Ledger:
     ) -> None:
         for bucket, held in (hold.buckets or {}).items():
             bucket.reserved -= held
-            postings.append(self._posting(hold.account, kind, 0, -held, bucket.bucket_id,
-                                          hold.session_id, hold.rating_group, now_us, cause,
-                                          False))
+            postings.append(
+                self._posting(
+                    hold.account,
+                    kind,
+                    0,
+                    -held,
+                    bucket.bucket_id,
+                    hold.session_id,
+                    hold.rating_group,
+                    now_us,
+                    cause,
+                    False,
+                )
+            )
         hold.buckets = None

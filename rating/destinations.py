@@ -70,9 +70,7 @@ def normalise_e164(
         raise DestinationError(f"not a phone number: {text!r} (unexpected {bad!r})")
     if not international and national_prefix and digits.startswith(national_prefix):
         if country_code is None:
-            raise DestinationError(
-                f"national number {text!r} needs a country code to become E.164"
-            )
+            raise DestinationError(f"national number {text!r} needs a country code to become E.164")
         digits = country_code + digits[len(national_prefix) :]
     if not digits or digits[0] == "0":
         raise DestinationError(f"not an E.164 number: {text!r} (country codes never start with 0)")

@@ -97,7 +97,9 @@ def price(plan: TariffPlan, usage: Usage) -> Price:
         NoRateError: see ``resolve``.
     """
     tariff, service, rate = resolve(
-        plan, usage.start, usage.kind,
+        plan,
+        usage.start,
+        usage.kind,
         service_context_id=usage.service_context_id,
         rating_group=usage.rating_group,
         service_identifier=usage.service_identifier,
@@ -154,7 +156,9 @@ def max_usage(
         NoRateError: see ``resolve``.
     """
     tariff, _, rate = resolve(
-        plan, start, kind,
+        plan,
+        start,
+        kind,
         service_context_id=service_context_id,
         rating_group=rating_group,
         service_identifier=service_identifier,
@@ -174,8 +178,11 @@ def max_usage(
     if unit_price.numerator == 0:
         return cap
     steps = _max_steps(
-        remaining, first * unit_price.numerator, step * unit_price.numerator,
-        unit_price.denominator, rounding,
+        remaining,
+        first * unit_price.numerator,
+        step * unit_price.numerator,
+        unit_price.denominator,
+        rounding,
     )
     units = 0 if steps < 0 else first + steps * step
     return units if cap is None or units < cap else cap
@@ -268,8 +275,11 @@ def _max_time_across_bands(
             position = end  # a free segment: take all of it
             continue
         steps = _max_steps(
-            remaining, base * unit_price.numerator, step * unit_price.numerator,
-            unit_price.denominator, tariff.rounding,
+            remaining,
+            base * unit_price.numerator,
+            step * unit_price.numerator,
+            unit_price.denominator,
+            tariff.rounding,
         )
         if steps < 0:  # not even the first interval (only possible at position 0)
             return 0

@@ -42,16 +42,35 @@ from rating.units import TIME_UNITS, VOLUME_UNITS, UnitKind
 T = TypeVar("T")
 Path = tuple[str | int, ...]
 
-_ROUNDING = {"up": Rounding.UP, "down": Rounding.DOWN, "half_even": Rounding.HALF_EVEN,
-             "half_up": Rounding.HALF_UP}
+_ROUNDING = {
+    "up": Rounding.UP,
+    "down": Rounding.DOWN,
+    "half_even": Rounding.HALF_EVEN,
+    "half_up": Rounding.HALF_UP,
+}
 _TOP_KEYS = frozenset({"plan", "product"})
 _PLAN_KEYS = frozenset({"name", "currency", "version"})
 _VERSION_KEYS = frozenset({"active_from", "timezone", "rounding", "band", "service"})
 _BAND_KEYS = frozenset({"name", "days", "from", "to"})
-_RATE_KEYS = frozenset({"price", "per", "increment", "first_interval", "next_interval",
-                        "connection_fee", "band_prices"})
-_SERVICE_KEYS = _RATE_KEYS | {"name", "unit", "service_context_id", "rating_group",
-                              "service_identifier", "destination"}
+_RATE_KEYS = frozenset(
+    {
+        "price",
+        "per",
+        "increment",
+        "first_interval",
+        "next_interval",
+        "connection_fee",
+        "band_prices",
+    }
+)
+_SERVICE_KEYS = _RATE_KEYS | {
+    "name",
+    "unit",
+    "service_context_id",
+    "rating_group",
+    "service_identifier",
+    "destination",
+}
 _DESTINATION_KEYS = _RATE_KEYS | {"prefix", "name"}
 _PRODUCT_KEYS = frozenset({"name", "plan", "currency", "recurring_fee", "period", "bundle"})
 _BUNDLE_KEYS = frozenset({"name", "unit", "amount", "rating_groups", "validity_days"})
@@ -114,8 +133,13 @@ class _Reader:
     def report(self, path: Path, message: str) -> None:
         self.problems.append(Problem(self.source, self.lines.line_of(path), _dotted(path), message))
 
-    def each(self, table: dict[str, Any], path: Path, key: str,
-             build: Callable[[dict[str, Any], Path], T]) -> list[T]:
+    def each(
+        self,
+        table: dict[str, Any],
+        path: Path,
+        key: str,
+        build: Callable[[dict[str, Any], Path], T],
+    ) -> list[T]:
         """Build every element of the array of tables ``key``; report and skip bad ones."""
         items = table.get(key, [])
         if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
@@ -153,9 +177,11 @@ class _Reader:
                 self.report(("plan", index, "name"), f"plan {plan.name!r} is defined twice")
             by_plan[plan.name] = plan
         raw_plans = document.get("plan", [])
-        written_plans = {
-            p.get("name") for p in raw_plans if isinstance(p, dict)
-        } if isinstance(raw_plans, list) else set()
+        written_plans = (
+            {p.get("name") for p in raw_plans if isinstance(p, dict)}
+            if isinstance(raw_plans, list)
+            else set()
+        )
         by_product: dict[str, Product] = {}
         for index, product in enumerate(products):
             path: Path = ("product", index)
@@ -227,8 +253,10 @@ class _Reader:
         self.unknown_keys(table, path, _BAND_KEYS)
         name = _string(table, path, "name")
         days = table.get("days")
-        if not isinstance(days, list) or not days or not all(
-            isinstance(d, str) and d.lower() in WEEKDAYS for d in days
+        if (
+            not isinstance(days, list)
+            or not days
+            or not all(isinstance(d, str) and d.lower() in WEEKDAYS for d in days)
         ):
             raise _Invalid((*path, "days"), f"must be a list of days among {list(WEEKDAYS)}")
         start = _time_of_day(table, path, "from")
@@ -258,9 +286,12 @@ class _Reader:
         defaults = {k: v for k, v in table.items() if k in _RATE_KEYS and k != "price"}
         before = len(self.problems)
         rates += self.each(
-            table, path, "destination",
-            lambda row, row_path: _rate(row, defaults, row_path, kind,
-                                        prefix=_prefix(row, row_path)),
+            table,
+            path,
+            "destination",
+            lambda row, row_path: _rate(
+                row, defaults, row_path, kind, prefix=_prefix(row, row_path)
+            ),
         )
         if len(self.problems) > before:
             raise _Skip
@@ -276,7 +307,9 @@ class _Reader:
         try:
             period = Period(period_name)
         except ValueError:
-            raise _Invalid((*path, "period"), f"must be one of {[p.value for p in Period]}") from None
+            raise _Invalid(
+                (*path, "period"), f"must be one of {[p.value for p in Period]}"
+            ) from None
         before = len(self.problems)
         bundles = self.each(table, path, "bundle", self.bundle)
         if len(self.problems) > before:
@@ -294,9 +327,7 @@ class _Reader:
             ) from None
         amount = _quantity(table, path, "amount", kind)
         groups = table.get("rating_groups", [])
-        if not isinstance(groups, list) or not all(
-            type(g) is int and g >= 0 for g in groups
-        ):
+        if not isinstance(groups, list) or not all(type(g) is int and g >= 0 for g in groups):
             raise _Invalid((*path, "rating_groups"), "must be a list of rating-group integers")
         validity = _integer(table, path, "validity_days")
         return Bundle(name, kind, amount, validity, frozenset(groups))
@@ -312,8 +343,7 @@ def _header(path: Path, key: str) -> str:
 def _float_refused(path: Path, key: str, value: float) -> _Invalid:
     return _Invalid(
         (*path, key),
-        f"{value!r} is a TOML float, which is binary and inexact: quote it, "
-        f'{key} = "{value!r}"',
+        f'{value!r} is a TOML float, which is binary and inexact: quote it, {key} = "{value!r}"',
     )
 
 
@@ -422,8 +452,9 @@ def _rate(
     if defaults:  # a destination row: only its own keys
         for key in row:
             if key not in _DESTINATION_KEYS:
-                raise _Invalid((*path, key), f"unknown field (expected one of "
-                               f"{sorted(_DESTINATION_KEYS)})")
+                raise _Invalid(
+                    (*path, key), f"unknown field (expected one of {sorted(_DESTINATION_KEYS)})"
+                )
     merged = {**defaults, **row}
 
     def located(key: str) -> Path:
@@ -435,23 +466,35 @@ def _rate(
     elif kind in (UnitKind.EVENT, UnitKind.SERVICE_SPECIFIC):
         per = 1
     else:
-        raise _Invalid((*path, "per"), 'missing: the quantity the price is for, e.g. "1 MB", "1 min"')
+        raise _Invalid(
+            (*path, "per"), 'missing: the quantity the price is for, e.g. "1 MB", "1 min"'
+        )
     if "increment" in merged and ("first_interval" in merged or "next_interval" in merged):
         raise _Invalid((*path, "increment"), "give increment or first/next_interval, not both")
     if "increment" in merged:
         first = step = _quantity(merged, located("increment"), "increment", kind)
     else:
-        first = _quantity(merged, located("first_interval"), "first_interval", kind) \
-            if "first_interval" in merged else 1
-        step = _quantity(merged, located("next_interval"), "next_interval", kind) \
-            if "next_interval" in merged else first
+        first = (
+            _quantity(merged, located("first_interval"), "first_interval", kind)
+            if "first_interval" in merged
+            else 1
+        )
+        step = (
+            _quantity(merged, located("next_interval"), "next_interval", kind)
+            if "next_interval" in merged
+            else first
+        )
     unit_price = UnitPrice.of(_amount(merged, located("price"), "price"), per)
-    fee = to_micros(_amount(merged, located("connection_fee"), "connection_fee",
-                            default=Decimal(0)), Rounding.UP)
+    fee = to_micros(
+        _amount(merged, located("connection_fee"), "connection_fee", default=Decimal(0)),
+        Rounding.UP,
+    )
     band_table = merged.get("band_prices", {})
     if not isinstance(band_table, dict):
-        raise _Invalid((*located("band_prices"), "band_prices"),
-                       'must be a table: band_prices = { peak = "0.15" }')
+        raise _Invalid(
+            (*located("band_prices"), "band_prices"),
+            'must be a table: band_prices = { peak = "0.15" }',
+        )
     band_prices = tuple(
         (band, UnitPrice.of(_decimal(amount, (*located("band_prices"), "band_prices", band)), per))
         for band, amount in sorted(band_table.items())

@@ -235,8 +235,11 @@ class Tariff:
         index: dict[_Key, Service] = {}
         for service in self.services:
             key = _key(
-                service.kind, service.mask, service.service_context_id,
-                service.rating_group, service.service_identifier,
+                service.kind,
+                service.mask,
+                service.service_context_id,
+                service.rating_group,
+                service.service_identifier,
             )
             if key in index:
                 raise TariffError(
@@ -248,13 +251,9 @@ class Tariff:
             for rate in service.rates:
                 for name, _ in rate.band_prices:
                     if name not in band_names:
-                        raise TariffError(
-                            f"service {service.name!r} prices unknown band {name!r}"
-                        )
+                        raise TariffError(f"service {service.name!r} prices unknown band {name!r}")
         object.__setattr__(self, "_index", index)
-        object.__setattr__(
-            self, "_masks", tuple(sorted({key[1] for key in index}, reverse=True))
-        )
+        object.__setattr__(self, "_masks", tuple(sorted({key[1] for key in index}, reverse=True)))
         object.__setattr__(self, "_days", _day_tables(self.bands))
 
     def select(
@@ -322,7 +321,9 @@ class Tariff:
                 if names[j] == band:
                     continue
                 boundary = _wall(
-                    today + timedelta(days=days_ahead), starts[j], self.zone,
+                    today + timedelta(days=days_ahead),
+                    starts[j],
+                    self.zone,
                     fold=local.fold if days_ahead == 0 else 0,
                 )
                 if boundary > instant:
@@ -333,8 +334,9 @@ class Tariff:
 
 def _wall(day: date, second: int, zone: ZoneInfo, *, fold: int) -> datetime:
     hour, rest = divmod(second, 3600)
-    return datetime(day.year, day.month, day.day, hour, rest // 60, rest % 60,
-                    tzinfo=zone, fold=fold)
+    return datetime(
+        day.year, day.month, day.day, hour, rest // 60, rest % 60, tzinfo=zone, fold=fold
+    )
 
 
 def _day_tables(

@@ -65,8 +65,13 @@ class StoredCatalog:
 
     @property
     def changed(self) -> bool:
-        return bool(self.created or self.activated or self.products_added
-                    or self.products_updated or self.products_removed)
+        return bool(
+            self.created
+            or self.activated
+            or self.products_added
+            or self.products_updated
+            or self.products_removed
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,8 +87,9 @@ def catalog_sha256(catalog_text: str) -> str:
     return hashlib.sha256(catalog_text.encode("utf-8")).hexdigest()
 
 
-def store_catalog(conn: Connection, source: str, catalog_text: str, *,
-                  products: Sequence[ProductSpec]) -> StoredCatalog:
+def store_catalog(
+    conn: Connection, source: str, catalog_text: str, *, products: Sequence[ProductSpec]
+) -> StoredCatalog:
     """Store a tariff file, make it the active catalog, and sync the products to it.
 
     Run it in one ``write_transaction``: catalog, activation and products change together.
@@ -105,56 +111,93 @@ def store_catalog(conn: Connection, source: str, catalog_text: str, *,
     # Check everything before the first write, so a refusal leaves no trace even when the
     # caller ignores the exception and commits.
     wanted = {p.name: p for p in products}
-    existing = {row.name: (int(row.product_id), row.currency) for row in conn.execute(
-        select(products_table.c.product_id, products_table.c.name, products_table.c.currency))}
+    existing = {
+        row.name: (int(row.product_id), row.currency)
+        for row in conn.execute(
+            select(products_table.c.product_id, products_table.c.name, products_table.c.currency)
+        )
+    }
     in_use = _products_in_use(conn)
     stranded = sorted(n for n, (pid, _) in existing.items() if n not in wanted and pid in in_use)
     if stranded:
         raise InvalidRequest(
             f"catalog {source} has no product {', '.join(stranded)}, which accounts are "
-            "still on; move those accounts to another product first")
+            "still on; move those accounts to another product first"
+        )
     for name, spec in wanted.items():
         found = existing.get(name)
         if found is not None and found[1] != spec.currency and found[0] in in_use:
             raise InvalidRequest(
                 f"product {name} is priced in {found[1]} and accounts are on it; catalog "
-                f"{source} prices it in {spec.currency}, and balances are never converted")
+                f"{source} prices it in {spec.currency}, and balances are never converted"
+            )
 
     sha = catalog_sha256(catalog_text)
-    row = conn.execute(select(tariff_catalogs.c.catalog_id, tariff_catalogs.c.active)
-                       .where(tariff_catalogs.c.sha256 == sha)).first()
+    row = conn.execute(
+        select(tariff_catalogs.c.catalog_id, tariff_catalogs.c.active).where(
+            tariff_catalogs.c.sha256 == sha
+        )
+    ).first()
     created = row is None
     if row is None:
-        catalog_id = int(conn.execute(tariff_catalogs.insert().values(
-            source=source, sha256=sha, text=catalog_text, loaded_at_us=now_us(), active=False,
-        ).returning(tariff_catalogs.c.catalog_id)).scalar_one())
+        catalog_id = int(
+            conn.execute(
+                tariff_catalogs.insert()
+                .values(
+                    source=source,
+                    sha256=sha,
+                    text=catalog_text,
+                    loaded_at_us=now_us(),
+                    active=False,
+                )
+                .returning(tariff_catalogs.c.catalog_id)
+            ).scalar_one()
+        )
         activated = True
     else:
         catalog_id, activated = int(row.catalog_id), not row.active
     if activated:
         # Deactivate first: the partial unique index allows one active row at any moment.
-        conn.execute(tariff_catalogs.update().where(tariff_catalogs.c.active == true())
-                     .values(active=False))
-        conn.execute(tariff_catalogs.update().where(tariff_catalogs.c.catalog_id == catalog_id)
-                     .values(active=True))
+        conn.execute(
+            tariff_catalogs.update().where(tariff_catalogs.c.active == true()).values(active=False)
+        )
+        conn.execute(
+            tariff_catalogs.update()
+            .where(tariff_catalogs.c.catalog_id == catalog_id)
+            .values(active=True)
+        )
 
     added, updated = [], []
     for name, spec in wanted.items():
         if name not in existing:
-            conn.execute(products_table.insert().values(
-                name=name, tariff_plan=spec.tariff_plan, currency=spec.currency,
-                recurring_fee=spec.recurring_fee))
+            conn.execute(
+                products_table.insert().values(
+                    name=name,
+                    tariff_plan=spec.tariff_plan,
+                    currency=spec.currency,
+                    recurring_fee=spec.recurring_fee,
+                )
+            )
             _replace_bundles(conn, _product_id(conn, name), spec.bundles)
             added.append(name)
             continue
         product = get_product(conn, name=name)
-        if ((product.tariff_plan, product.currency, product.recurring_fee, product.bundles)
-                == (spec.tariff_plan, spec.currency, spec.recurring_fee, spec.bundles)):
+        if (product.tariff_plan, product.currency, product.recurring_fee, product.bundles) == (
+            spec.tariff_plan,
+            spec.currency,
+            spec.recurring_fee,
+            spec.bundles,
+        ):
             continue
-        conn.execute(products_table.update()
-                     .where(products_table.c.product_id == product.product_id)
-                     .values(tariff_plan=spec.tariff_plan, currency=spec.currency,
-                             recurring_fee=spec.recurring_fee))
+        conn.execute(
+            products_table.update()
+            .where(products_table.c.product_id == product.product_id)
+            .values(
+                tariff_plan=spec.tariff_plan,
+                currency=spec.currency,
+                recurring_fee=spec.recurring_fee,
+            )
+        )
         if product.bundles != spec.bundles:
             _replace_bundles(conn, product.product_id, spec.bundles)
         updated.append(name)
@@ -163,8 +206,9 @@ def store_catalog(conn: Connection, source: str, catalog_text: str, *,
         product_id = existing[name][0]
         conn.execute(product_bundles.delete().where(product_bundles.c.product_id == product_id))
         conn.execute(products_table.delete().where(products_table.c.product_id == product_id))
-    return StoredCatalog(catalog_id, sha, created, activated, tuple(added), tuple(updated),
-                         tuple(removed))
+    return StoredCatalog(
+        catalog_id, sha, created, activated, tuple(added), tuple(updated), tuple(removed)
+    )
 
 
 def active_catalog(conn: Connection) -> tuple[str, str] | None:
@@ -178,8 +222,7 @@ def active_catalog_info(conn: Connection) -> CatalogInfo | None:
     row = conn.execute(select(tariff_catalogs).where(tariff_catalogs.c.active == true())).first()
     if row is None:
         return None
-    return CatalogInfo(int(row.catalog_id), row.source, row.sha256, row.text,
-                       int(row.loaded_at_us))
+    return CatalogInfo(int(row.catalog_id), row.source, row.sha256, row.text, int(row.loaded_at_us))
 
 
 def count_catalogs(conn: Connection) -> int:
@@ -189,19 +232,33 @@ def count_catalogs(conn: Connection) -> int:
 
 # --- internals -----------------------------------------------------------------------------
 
+
 def _products_in_use(conn: Connection) -> set[int]:
     return {int(pid) for pid in conn.execute(select(accounts.c.product_id).distinct()).scalars()}
 
 
 def _product_id(conn: Connection, name: str) -> int:
-    return int(conn.execute(select(products_table.c.product_id)
-                            .where(products_table.c.name == name)).scalar_one())
+    return int(
+        conn.execute(
+            select(products_table.c.product_id).where(products_table.c.name == name)
+        ).scalar_one()
+    )
 
 
 def _replace_bundles(conn: Connection, product_id: int, bundles: Sequence[Bundle]) -> None:
     conn.execute(product_bundles.delete().where(product_bundles.c.product_id == product_id))
     if bundles:
-        conn.execute(product_bundles.insert(), [
-            {"product_id": product_id, "kind": b.kind.value, "units": b.units,
-             "rating_group": b.rating_group, "priority": b.priority,
-             "validity_days": b.validity_days} for b in bundles])
+        conn.execute(
+            product_bundles.insert(),
+            [
+                {
+                    "product_id": product_id,
+                    "kind": b.kind.value,
+                    "units": b.units,
+                    "rating_group": b.rating_group,
+                    "priority": b.priority,
+                    "validity_days": b.validity_days,
+                }
+                for b in bundles
+            ],
+        )

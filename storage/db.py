@@ -77,10 +77,13 @@ def create_engine(
             connect_args={"connect_timeout": connect_timeout_s},
         )
     if backend != "sqlite":
-        raise ValueError(f"unsupported database URL {parsed.render_as_string()!r}: "
-                         "use sqlite:///file.db or postgresql://user@host/db")
+        raise ValueError(
+            f"unsupported database URL {parsed.render_as_string()!r}: "
+            "use sqlite:///file.db or postgresql://user@host/db"
+        )
     engine = sqlalchemy.create_engine(
-        parsed, echo=echo,
+        parsed,
+        echo=echo,
         # The writer and checkpoint threads each use their own pooled connection.
         connect_args={"check_same_thread": False, "timeout": busy_timeout_ms / 1000},
     )
@@ -121,20 +124,23 @@ def unavailable(engine: Engine, error: BaseException) -> StorageUnavailable:
     cause = getattr(error, "orig", None) or error
     text = " ".join(str(cause).split())[:300]
     if is_sqlite(engine):
-        advice = ("check that the database file's directory exists and is writable, that "
-                  "the disk is not full, and that no other process holds a long write "
-                  "transaction on it")
+        advice = (
+            "check that the database file's directory exists and is writable, that "
+            "the disk is not full, and that no other process holds a long write "
+            "transaction on it"
+        )
     else:
-        advice = ("check that the PostgreSQL server is running and reachable at this "
-                  "address, and that the user, password and database in the URL are right")
+        advice = (
+            "check that the PostgreSQL server is running and reachable at this "
+            "address, and that the user, password and database in the URL are right"
+        )
     return StorageUnavailable(f"database {describe(engine)} is unavailable ({text}); {advice}")
 
 
 #: SQLAlchemy errors that mean "the database cannot be used right now", as opposed to
 #: "this statement is wrong" (IntegrityError, ProgrammingError), which are bugs or data
 #: problems and propagate unchanged.
-_UNAVAILABLE = (exc.OperationalError, exc.InterfaceError, exc.DisconnectionError,
-                exc.TimeoutError)
+_UNAVAILABLE = (exc.OperationalError, exc.InterfaceError, exc.DisconnectionError, exc.TimeoutError)
 
 
 @contextmanager

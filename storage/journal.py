@@ -20,18 +20,50 @@ from typing import Any
 
 from storage.records import Posting, SessionRow, WriteBatch
 
-_POSTING_COLUMNS = ("posting_id", "account_id", "kind", "amount", "reserved", "bucket_id",
-                    "session_id", "rating_group", "at_us", "cause", "overrun")
+_POSTING_COLUMNS = (
+    "posting_id",
+    "account_id",
+    "kind",
+    "amount",
+    "reserved",
+    "bucket_id",
+    "session_id",
+    "rating_group",
+    "at_us",
+    "cause",
+    "overrun",
+)
 
 #: Posting -> parameter tuple, in C: attrgetter builds the tuple without a Python frame,
 #: which matters at hundreds of thousands of rows per second ("kind.value" unwraps the enum).
-_posting_row = attrgetter("posting_id", "account_id", "kind.value", "amount", "reserved",
-                          "bucket_id", "session_id", "rating_group", "at_us", "cause",
-                          "overrun")
+_posting_row = attrgetter(
+    "posting_id",
+    "account_id",
+    "kind.value",
+    "amount",
+    "reserved",
+    "bucket_id",
+    "session_id",
+    "rating_group",
+    "at_us",
+    "cause",
+    "overrun",
+)
 
-_SESSION_COLUMNS = ("session_id", "rating_group", "account_id", "state", "request_number",
-                    "origin_host", "reserved", "bucket_id", "bucket_reserved",
-                    "granted_units", "expires_at_us", "updated_at_us")
+_SESSION_COLUMNS = (
+    "session_id",
+    "rating_group",
+    "account_id",
+    "state",
+    "request_number",
+    "origin_host",
+    "reserved",
+    "bucket_id",
+    "bucket_reserved",
+    "granted_units",
+    "expires_at_us",
+    "updated_at_us",
+)
 
 _session_row = attrgetter(*_SESSION_COLUMNS)
 
@@ -50,26 +82,35 @@ class Statements:
         def values(n: int) -> str:
             return ", ".join([p] * n)
 
-        self.insert_postings = (f"INSERT INTO postings ({', '.join(_POSTING_COLUMNS)}) "
-                                f"VALUES ({values(len(_POSTING_COLUMNS))})")
-        self.update_accounts = (f"UPDATE accounts SET balance = balance + {p}, "
-                                f"reserved = reserved + {p} WHERE account_id = {p}")
-        self.update_buckets = (f"UPDATE buckets SET remaining = remaining + {p}, "
-                               f"reserved = reserved + {p} WHERE bucket_id = {p}")
+        self.insert_postings = (
+            f"INSERT INTO postings ({', '.join(_POSTING_COLUMNS)}) "
+            f"VALUES ({values(len(_POSTING_COLUMNS))})"
+        )
+        self.update_accounts = (
+            f"UPDATE accounts SET balance = balance + {p}, "
+            f"reserved = reserved + {p} WHERE account_id = {p}"
+        )
+        self.update_buckets = (
+            f"UPDATE buckets SET remaining = remaining + {p}, "
+            f"reserved = reserved + {p} WHERE bucket_id = {p}"
+        )
         updates = ", ".join(f"{c} = excluded.{c}" for c in _SESSION_COLUMNS[2:])
         self.upsert_sessions = (
             f"INSERT INTO cc_sessions ({', '.join(_SESSION_COLUMNS)}) "
             f"VALUES ({values(len(_SESSION_COLUMNS))}) "
-            f"ON CONFLICT (session_id, rating_group) DO UPDATE SET {updates}")
+            f"ON CONFLICT (session_id, rating_group) DO UPDATE SET {updates}"
+        )
         self.delete_session_groups = (
-            f"DELETE FROM cc_sessions WHERE session_id = {p} AND rating_group = {p}")
+            f"DELETE FROM cc_sessions WHERE session_id = {p} AND rating_group = {p}"
+        )
         self.delete_sessions = f"DELETE FROM cc_sessions WHERE session_id = {p}"
         # Forward only: replaying an older batch can never move a consumer back.
         self.advance_cursors = (
             f"INSERT INTO event_cursors (consumer, last_event_id, updated_at_us) "
             f"VALUES ({p}, {p}, {p}) ON CONFLICT (consumer) DO UPDATE SET "
             f"last_event_id = excluded.last_event_id, updated_at_us = excluded.updated_at_us "
-            f"WHERE event_cursors.last_event_id < excluded.last_event_id")
+            f"WHERE event_cursors.last_event_id < excluded.last_event_id"
+        )
         self.find_posting = f"SELECT 1 FROM postings WHERE posting_id = {p}"
         # PostgreSQL: COPY streams the journal rows (executemany measured ~30 k rows/s,
         # one protocol message per row), and one UPDATE ... FROM unnest() per group
@@ -78,14 +119,16 @@ class Statements:
         self.pg_update = (
             "UPDATE {table} AS t SET {amount} = t.{amount} + d.amount, "
             "reserved = t.reserved + d.reserved FROM unnest(%s::bigint[], %s::bigint[], "
-            "%s::bigint[]) AS d(amount, reserved, id) WHERE t.{key} = d.id")
+            "%s::bigint[]) AS d(amount, reserved, id) WHERE t.{key} = d.id"
+        )
 
     def posting_exists(self, cur: Any, posting: Posting) -> bool:
         cur.execute(self.find_posting, (posting.posting_id,))
         return cur.fetchone() is not None
 
-    def apply(self, cur: Any, batches: Sequence[WriteBatch], postings: Sequence[Posting],
-              now_us: int = 0) -> int:
+    def apply(
+        self, cur: Any, batches: Sequence[WriteBatch], postings: Sequence[Posting], now_us: int = 0
+    ) -> int:
         """Write one group inside the caller's transaction; return the rows written."""
         rows = 0
         if postings:
@@ -107,13 +150,15 @@ class Statements:
             for consumer, event_id in batch.cursors:
                 cursors[consumer] = max(event_id, cursors.get(consumer, event_id))
         if cursors:
-            cur.executemany(self.advance_cursors,
-                            [(c, e, now_us) for c, e in sorted(cursors.items())])
+            cur.executemany(
+                self.advance_cursors, [(c, e, now_us) for c, e in sorted(cursors.items())]
+            )
             rows += len(cursors)
         return rows
 
-    def _update(self, cur: Any, table: str, amount: str, key: str,
-                deltas: list[tuple[int, int, int]]) -> None:
+    def _update(
+        self, cur: Any, table: str, amount: str, key: str, deltas: list[tuple[int, int, int]]
+    ) -> None:
         if not deltas:
             return
         if self.sqlite:
@@ -121,11 +166,13 @@ class Statements:
             cur.executemany(sql, deltas)  # sqlite3 sums rowcount over executemany
         else:
             amounts, reserved, ids = (list(column) for column in zip(*deltas, strict=True))
-            cur.execute(self.pg_update.format(table=table, amount=amount, key=key),
-                        (amounts, reserved, ids))
+            cur.execute(
+                self.pg_update.format(table=table, amount=amount, key=key), (amounts, reserved, ids)
+            )
         if cur.rowcount != len(deltas):
-            raise UnknownBalance(f"{len(deltas) - cur.rowcount} of the batch's {table} "
-                                 "do not exist")
+            raise UnknownBalance(
+                f"{len(deltas) - cur.rowcount} of the batch's {table} do not exist"
+            )
 
     def _apply_sessions(self, cur: Any, batches: Sequence[WriteBatch]) -> int:
         # Collapse the group's operations so that executing "whole-session deletes, then
@@ -144,10 +191,15 @@ class Statements:
                     ops.setdefault(key.session_id, {})[key.rating_group] = None
         if not ops and not whole:
             return 0
-        deletes = [(sid, rg) for sid, groups in ops.items()
-                   for rg, row in groups.items() if row is None]
-        upserts = [_session_row(row) for groups in ops.values()
-                   for row in groups.values() if row is not None]
+        deletes = [
+            (sid, rg) for sid, groups in ops.items() for rg, row in groups.items() if row is None
+        ]
+        upserts = [
+            _session_row(row)
+            for groups in ops.values()
+            for row in groups.values()
+            if row is not None
+        ]
         if whole:
             cur.executemany(self.delete_sessions, [(sid,) for sid in sorted(whole)])
         if deletes:

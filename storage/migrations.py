@@ -83,24 +83,32 @@ def _v2_tariff_catalogs(conn: Connection) -> None:
     # creates. Same naming convention, so the names match a fresh create_all.
     frozen = MetaData(naming_convention=metadata.naming_convention)
     table = Table(
-        "tariff_catalogs", frozen,
+        "tariff_catalogs",
+        frozen,
         Column("catalog_id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True),
         Column("source", String(500), nullable=False),
         Column("sha256", String(64), nullable=False, unique=True),
         Column("text", Text, nullable=False),
         Column("loaded_at_us", BigInteger, nullable=False),
         Column("active", Boolean(create_constraint=False), nullable=False),
-        Index("ix_tariff_catalogs_one_active", "active", unique=True,
-              sqlite_where=text("active"), postgresql_where=text("active")),
+        Index(
+            "ix_tariff_catalogs_one_active",
+            "active",
+            unique=True,
+            sqlite_where=text("active"),
+            postgresql_where=text("active"),
+        ),
     )
     table.create(conn)
 
 
 MIGRATIONS: tuple[Migration, ...] = (
-    Migration(1, "initial schema: catalog, accounts, buckets, journal, sessions, outbox",
-              _v1_initial),
-    Migration(2, "tariff_catalogs: the tariff files loaded, one of them active",
-              _v2_tariff_catalogs),
+    Migration(
+        1, "initial schema: catalog, accounts, buckets, journal, sessions, outbox", _v1_initial
+    ),
+    Migration(
+        2, "tariff_catalogs: the tariff files loaded, one of them active", _v2_tariff_catalogs
+    ),
 )
 
 LATEST = MIGRATIONS[-1].version
@@ -114,8 +122,9 @@ def current_version(conn: Connection) -> int:
     """The newest applied version; 0 for an empty database."""
     if not inspect(conn).has_table(schema_version.name):
         return 0
-    newest = conn.execute(select(schema_version.c.version)
-                          .order_by(schema_version.c.version.desc()).limit(1)).scalar()
+    newest = conn.execute(
+        select(schema_version.c.version).order_by(schema_version.c.version.desc()).limit(1)
+    ).scalar()
     return int(newest or 0)
 
 
@@ -138,7 +147,8 @@ def migrate(engine: Engine) -> list[int]:
         if version > LATEST:
             raise SchemaError(
                 f"the database schema is at version {version}, newer than this code "
-                f"(version {LATEST}); upgrade the software before using this database")
+                f"(version {LATEST}); upgrade the software before using this database"
+            )
         if version == LATEST:
             return []
         if version == 0:
@@ -146,7 +156,8 @@ def migrate(engine: Engine) -> list[int]:
             if existing:
                 raise SchemaError(
                     f"the database has tables {sorted(existing)} but no schema_version; "
-                    "it was not created by storage.migrations: use an empty database")
+                    "it was not created by storage.migrations: use an empty database"
+                )
             metadata.create_all(conn)
             steps = list(MIGRATIONS)
         else:
@@ -154,9 +165,10 @@ def migrate(engine: Engine) -> list[int]:
             for step in steps:
                 step.apply(conn)
         now = _now_us()
-        conn.execute(schema_version.insert(),
-                     [{"version": m.version, "name": m.name, "applied_at_us": now}
-                      for m in steps])
+        conn.execute(
+            schema_version.insert(),
+            [{"version": m.version, "name": m.name, "applied_at_us": now} for m in steps],
+        )
         return [m.version for m in steps]
 
 
@@ -164,8 +176,10 @@ def require_current(conn: Connection) -> None:
     """Raise ``SchemaError`` unless the schema is exactly ``LATEST`` (startup check)."""
     version = current_version(conn)
     if version != LATEST:
-        raise SchemaError(f"the database schema is at version {version}, this code needs "
-                          f"{LATEST}: run the migrate command first")
+        raise SchemaError(
+            f"the database schema is at version {version}, this code needs "
+            f"{LATEST}: run the migrate command first"
+        )
 
 
 def _check_steps(steps: tuple[Migration, ...]) -> None:

@@ -63,19 +63,28 @@ BILLING_MODES = ("prepaid", "postpaid")
 ACCOUNT_STATUSES = ("active", "blocked", "suspended", "closed")
 BUCKET_KINDS = ("data", "voice", "sms")
 EVENT_KINDS = (
-    "created", "blocked", "unblocked", "suspended", "closed",
-    "product_changed", "topup", "adjustment", "imported_charge",
+    "created",
+    "blocked",
+    "unblocked",
+    "suspended",
+    "closed",
+    "product_changed",
+    "topup",
+    "adjustment",
+    "imported_charge",
 )
 
 schema_version = Table(
-    "schema_version", metadata,
+    "schema_version",
+    metadata,
     Column("version", Integer, primary_key=True, autoincrement=False),
     Column("name", String(200), nullable=False),
     Column("applied_at_us", BigInteger, nullable=False),
 )
 
 customers = Table(
-    "customers", metadata,
+    "customers",
+    metadata,
     Column("customer_id", Id, primary_key=True),
     Column("name", String(200), nullable=False),
     Column("currency", String(3), nullable=False),  # ISO 4217 alphabetic code
@@ -88,7 +97,8 @@ customers = Table(
 )
 
 products = Table(
-    "products", metadata,
+    "products",
+    metadata,
     Column("product_id", Id, primary_key=True),
     Column("name", String(100), nullable=False, unique=True),
     Column("tariff_plan", String(100), nullable=False),
@@ -98,7 +108,8 @@ products = Table(
 )
 
 product_bundles = Table(
-    "product_bundles", metadata,
+    "product_bundles",
+    metadata,
     Column("bundle_id", Id, primary_key=True),
     Column("product_id", ForeignKey("products.product_id"), nullable=False, index=True),
     Column("kind", String(10), nullable=False),
@@ -111,7 +122,8 @@ product_bundles = Table(
 )
 
 accounts = Table(
-    "accounts", metadata,
+    "accounts",
+    metadata,
     Column("account_id", Id, primary_key=True),
     Column("msisdn", String(20), nullable=False, unique=True),  # E.164 digits, no '+'
     Column("imsi", String(20), nullable=True, unique=True),
@@ -128,7 +140,8 @@ accounts = Table(
 )
 
 buckets = Table(
-    "buckets", metadata,
+    "buckets",
+    metadata,
     Column("bucket_id", Id, primary_key=True),
     Column("account_id", ForeignKey("accounts.account_id"), nullable=False, index=True),
     Column("kind", String(10), nullable=False),
@@ -156,7 +169,8 @@ buckets = Table(
 #   balance in the same transaction and rejects the batch unless each UPDATE found its
 #   row, which proves the same thing once per balance instead of once per posting.
 postings = Table(
-    "postings", metadata,
+    "postings",
+    metadata,
     Column("posting_id", Id, primary_key=True, autoincrement=False),
     Column("account_id", BigInteger, nullable=False),
     Column("kind", String(10), nullable=False),
@@ -171,7 +185,8 @@ postings = Table(
 )
 
 cc_sessions = Table(
-    "cc_sessions", metadata,
+    "cc_sessions",
+    metadata,
     Column("session_id", String(255), primary_key=True),
     Column("rating_group", BigInteger, primary_key=True),  # -1: no Rating-Group AVP
     Column("account_id", ForeignKey("accounts.account_id"), nullable=False, index=True),
@@ -191,7 +206,8 @@ cc_sessions = Table(
 # storage.events serialises event writers so that a consumer reading "after my cursor"
 # can never skip an event that commits later with a smaller id.
 account_events = Table(
-    "account_events", metadata,
+    "account_events",
+    metadata,
     Column("event_id", Id, primary_key=True, autoincrement=True),
     Column("idempotency_key", String(200), nullable=False, unique=True),
     Column("account_id", ForeignKey("accounts.account_id"), nullable=False, index=True),
@@ -203,7 +219,8 @@ account_events = Table(
 )
 
 event_cursors = Table(
-    "event_cursors", metadata,
+    "event_cursors",
+    metadata,
     Column("consumer", String(100), primary_key=True),
     Column("last_event_id", BigInteger, nullable=False),
     Column("updated_at_us", BigInteger, nullable=False),
@@ -215,13 +232,19 @@ event_cursors = Table(
 # sha256 makes loading the same file twice a no-op; at most one row is active (the partial
 # unique index, which both SQLite and PostgreSQL support).
 tariff_catalogs = Table(
-    "tariff_catalogs", metadata,
+    "tariff_catalogs",
+    metadata,
     Column("catalog_id", Id, primary_key=True),
     Column("source", String(500), nullable=False),  # the file name it was loaded from
     Column("sha256", String(64), nullable=False, unique=True),  # hex of the UTF-8 text
     Column("text", Text, nullable=False),
     Column("loaded_at_us", BigInteger, nullable=False),
     Column("active", Boolean(create_constraint=False), nullable=False),
-    Index("ix_tariff_catalogs_one_active", "active", unique=True,
-          sqlite_where=text("active"), postgresql_where=text("active")),
+    Index(
+        "ix_tariff_catalogs_one_active",
+        "active",
+        unique=True,
+        sqlite_where=text("active"),
+        postgresql_where=text("active"),
+    ),
 )

@@ -147,7 +147,8 @@ class GroupCommitWriter:
         self._worker = threading.Thread(target=self._run, name="storage-writer", daemon=True)
         self._stop_checkpoints = threading.Event()
         self._checkpointer = threading.Thread(
-            target=self._checkpoint_loop, name="storage-checkpoint", daemon=True)
+            target=self._checkpoint_loop, name="storage-checkpoint", daemon=True
+        )
 
     # --- the caller's side -----------------------------------------------------------
 
@@ -284,8 +285,9 @@ class GroupCommitWriter:
             self._finish(group, info, None)
             return
 
-    def _finish(self, group: list[_Item], info: CommitInfo | None,
-                error: StorageError | None) -> None:
+    def _finish(
+        self, group: list[_Item], info: CommitInfo | None, error: StorageError | None
+    ) -> None:
         with self._cv:
             self._queued_rows -= sum(item.batch.row_count() for item in group)
         for item in group:
@@ -298,7 +300,10 @@ class GroupCommitWriter:
         s.postings += info.postings
         s.rows += info.rows
         s.last_group_submissions, s.last_commit_s, s.last_ack_s = (
-            info.submissions, info.commit_s, info.ack_s)
+            info.submissions,
+            info.commit_s,
+            info.ack_s,
+        )
         if self._on_commit is not None:
             try:
                 self._on_commit(info)
@@ -332,16 +337,25 @@ class GroupCommitWriter:
                 raise self._classify(e, maybe_committed=True) from e
         done = time.perf_counter()
         return CommitInfo(
-            submissions=len(group), postings=len(postings), rows=rows,
-            commit_s=done - started, ack_s=done - group[0].submitted, attempts=attempts)
+            submissions=len(group),
+            postings=len(postings),
+            rows=rows,
+            commit_s=done - started,
+            ack_s=done - group[0].submitted,
+            attempts=attempts,
+        )
 
     def _classify(self, e: Exception, *, maybe_committed: bool) -> Exception:
         """Unavailable (retry the same group) versus refused (isolate and reject)."""
         dbapi = self._dbapi
         if isinstance(e, StorageUnavailable):
             return _Retry(e, maybe_committed=maybe_committed)
-        refused = (dbapi.IntegrityError, dbapi.DataError, dbapi.ProgrammingError,
-                   dbapi.NotSupportedError)
+        refused = (
+            dbapi.IntegrityError,
+            dbapi.DataError,
+            dbapi.ProgrammingError,
+            dbapi.NotSupportedError,
+        )
         if isinstance(e, dbapi.Error) and not isinstance(e, refused):
             # OperationalError (connection lost, locked, read-only, disk full),
             # InterfaceError, InternalError: the database, not the rows, is the problem.
@@ -399,8 +413,11 @@ class GroupCommitWriter:
             self._queue.clear()
         for item in group + rest:
             self._unwritten.append(item.batch)
-            self._finish([item], None, WriterClosed(
-                f"the writer was closed before this batch could be written: {error}"))
+            self._finish(
+                [item],
+                None,
+                WriterClosed(f"the writer was closed before this batch could be written: {error}"),
+            )
 
     def _set_state(self, state: WriterState, error: StorageError | None) -> None:
         self._last_error = error

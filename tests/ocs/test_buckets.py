@@ -34,16 +34,18 @@ def test_lower_priority_first_then_soonest_expiry_then_id() -> None:
 
 def test_with_bucket_keeps_the_tuple_in_consumption_order_and_refuses_duplicates() -> None:
     held: tuple[Bucket, ...] = ()
-    for bucket in (Bucket(1, OCTETS, 1, priority=5), Bucket(2, OCTETS, 1, priority=0),
-                   Bucket(3, OCTETS, 1, priority=5, valid_until_us=10)):
+    for bucket in (
+        Bucket(1, OCTETS, 1, priority=5),
+        Bucket(2, OCTETS, 1, priority=0),
+        Bucket(3, OCTETS, 1, priority=5, valid_until_us=10),
+    ):
         held = with_bucket(held, bucket)
     assert ids(held) == [2, 3, 1]
     with pytest.raises(ValueError, match="already exists"):
         with_bucket(held, Bucket(2, SECONDS, 1))
 
 
-@given(st.lists(st.tuples(st.integers(0, 3), st.one_of(st.none(), st.integers(1, 5))),
-                max_size=12))
+@given(st.lists(st.tuples(st.integers(0, 3), st.one_of(st.none(), st.integers(1, 5))), max_size=12))
 def test_incremental_insertion_equals_a_sort(specs: list[tuple[int, int | None]]) -> None:
     buckets = [Bucket(i, OCTETS, 1, priority=p, valid_until_us=u) for i, (p, u) in enumerate(specs)]
     held: tuple[Bucket, ...] = ()
@@ -88,8 +90,9 @@ def test_usable_buckets_filters_and_orders() -> None:
     voice = Bucket(3, SECONDS, 10, priority=0)
     later = Bucket(4, OCTETS, 10, priority=2)
     sooner = Bucket(5, OCTETS, 10, priority=1)
-    got = usable_buckets([expired, other_group, voice, later, sooner],
-                         rating_group=1, unit_kind=OCTETS, now_us=100)
+    got = usable_buckets(
+        [expired, other_group, voice, later, sooner], rating_group=1, unit_kind=OCTETS, now_us=100
+    )
     assert ids(got) == [5, 4]
 
 

@@ -128,12 +128,17 @@ def test_init_upgrades_a_version_1_database_to_the_fresh_schema(db: str) -> None
 
 def _shape(conn: object) -> dict[str, object]:
     insp = inspect(conn)
-    return {"columns": [(c["name"], str(c["type"]), c["nullable"])
-                        for c in insp.get_columns("tariff_catalogs")],
-            "indexes": sorted((i["name"], tuple(i["column_names"]), bool(i["unique"]))
-                              for i in insp.get_indexes("tariff_catalogs")),
-            "uniques": sorted(u["name"] for u in insp.get_unique_constraints("tariff_catalogs")),
-            "tables": sorted(set(insp.get_table_names()) & set(metadata.tables))}
+    return {
+        "columns": [
+            (c["name"], str(c["type"]), c["nullable"]) for c in insp.get_columns("tariff_catalogs")
+        ],
+        "indexes": sorted(
+            (i["name"], tuple(i["column_names"]), bool(i["unique"]))
+            for i in insp.get_indexes("tariff_catalogs")
+        ),
+        "uniques": sorted(u["name"] for u in insp.get_unique_constraints("tariff_catalogs")),
+        "tables": sorted(set(insp.get_table_names()) & set(metadata.tables)),
+    }
 
 
 def test_init_demo_loads_catalog_products_and_accounts_once(db: str) -> None:
@@ -147,7 +152,10 @@ def test_init_demo_loads_catalog_products_and_accounts_once(db: str) -> None:
         accounts = [queries.get_account_by_msisdn(conn, a.msisdn) for a in demo.DEMO_ACCOUNTS]
         assert [a.imsi for a in accounts] == [a.imsi for a in demo.DEMO_ACCOUNTS]
         assert [a.billing_mode for a in accounts] == [
-            BillingMode.PREPAID, BillingMode.PREPAID, BillingMode.POSTPAID]
+            BillingMode.PREPAID,
+            BillingMode.PREPAID,
+            BillingMode.POSTPAID,
+        ]
         assert accounts[2].credit_limit == 50_000_000
         # balances arrive as top-up events, applied by the OCS: SQL balance is still 0
         assert [a.balance for a in accounts] == [0, 0, 0]
@@ -193,41 +201,79 @@ def demo_db(db: str) -> str:
 
 
 def test_account_create_prepaid_and_show_json(demo_db: str) -> None:
-    ok("account", "create", "+491709999001", "--product", "demo", "--imsi", "262019999000001",
-       "--balance", "12.50", "--db", demo_db)
+    ok(
+        "account",
+        "create",
+        "+491709999001",
+        "--product",
+        "demo",
+        "--imsi",
+        "262019999000001",
+        "--balance",
+        "12.50",
+        "--db",
+        demo_db,
+    )
     view = show(demo_db, "491709999001")
     assert view == {
-        "msisdn": "491709999001", "imsi": "262019999000001", "status": "active",
-        "product": "demo", "customer": "491709999001", "billing_mode": "prepaid",
-        "currency": "EUR", "balance": "12.50", "pending": "12.50", "reserved": "0.00",
-        "available": "12.50", "credit_limit": "0.00", "buckets": [],
+        "msisdn": "491709999001",
+        "imsi": "262019999000001",
+        "status": "active",
+        "product": "demo",
+        "customer": "491709999001",
+        "billing_mode": "prepaid",
+        "currency": "EUR",
+        "balance": "12.50",
+        "pending": "12.50",
+        "reserved": "0.00",
+        "available": "12.50",
+        "credit_limit": "0.00",
+        "buckets": [],
     }
     engine = create_engine(demo_db)
     with read_transaction(engine) as conn:
         account = queries.get_account_by_msisdn(conn, "491709999001")
-        kinds = conn.execute(select(account_events.c.kind, account_events.c.amount).where(
-            account_events.c.account_id == account.account_id)
-            .order_by(account_events.c.event_id)).all()
+        kinds = conn.execute(
+            select(account_events.c.kind, account_events.c.amount)
+            .where(account_events.c.account_id == account.account_id)
+            .order_by(account_events.c.event_id)
+        ).all()
     engine.dispose()
     assert [tuple(k) for k in kinds] == [("created", None), ("topup", 12_500_000)]
 
 
 def test_account_create_postpaid_with_customer_and_json(demo_db: str) -> None:
-    out = ok("account", "create", "491709999002", "--product", "demo", "--credit-limit", "30",
-             "--customer", "ACME GmbH", "--db", demo_db, "--json").stdout
+    out = ok(
+        "account",
+        "create",
+        "491709999002",
+        "--product",
+        "demo",
+        "--credit-limit",
+        "30",
+        "--customer",
+        "ACME GmbH",
+        "--db",
+        demo_db,
+        "--json",
+    ).stdout
     view = json.loads(out)
     assert (view["billing_mode"], view["credit_limit"], view["customer"]) == (
-        "postpaid", "30.00", "ACME GmbH")
+        "postpaid",
+        "30.00",
+        "ACME GmbH",
+    )
     assert (view["balance"], view["pending"]) == ("0.00", "0.00")  # no top-up without --balance
     human = ok("account", "show", "491709999002", "--db", demo_db).stdout
     assert "credit limit  30.00 EUR" in human
 
 
-def test_show_counts_pending_top_ups_once_and_reflects_what_the_ocs_applied(
-        demo_db: str) -> None:
+def test_show_counts_pending_top_ups_once_and_reflects_what_the_ocs_applied(demo_db: str) -> None:
     msisdn = "491700000001"
-    assert "includes 10.00 EUR not yet applied by the OCS" in ok(
-        "account", "show", msisdn, "--db", demo_db).stdout
+    assert (
+        "includes 10.00 EUR not yet applied by the OCS"
+        in ok("account", "show", msisdn, "--db", demo_db).stdout
+    )
     engine = create_engine(demo_db)
     with read_transaction(engine) as conn:
         account_id = queries.get_account_by_msisdn(conn, msisdn).account_id
@@ -236,73 +282,133 @@ def test_show_counts_pending_top_ups_once_and_reflects_what_the_ocs_applied(
         ocs_apply_pending_events(engine, writer, start)
         with read_transaction(engine) as conn:
             start = queries.load_state(conn).max_posting_id + 1
-        ticket = writer.submit(WriteBatch(postings=[  # ... then reserves and charges
-            Posting(start, account_id, PostingKind.RESERVE, 0, 2_000_000, session_id="s1"),
-            Posting(start + 1, account_id, PostingKind.COMMIT, -1_234_567, -2_000_000,
-                    session_id="s1"),
-            Posting(start + 2, account_id, PostingKind.RESERVE, 0, 500_000, session_id="s2"),
-        ]))
+        ticket = writer.submit(
+            WriteBatch(
+                postings=[  # ... then reserves and charges
+                    Posting(start, account_id, PostingKind.RESERVE, 0, 2_000_000, session_id="s1"),
+                    Posting(
+                        start + 1,
+                        account_id,
+                        PostingKind.COMMIT,
+                        -1_234_567,
+                        -2_000_000,
+                        session_id="s1",
+                    ),
+                    Posting(
+                        start + 2, account_id, PostingKind.RESERVE, 0, 500_000, session_id="s2"
+                    ),
+                ]
+            )
+        )
         assert ticket.wait(10) and ticket.error() is None
     engine.dispose()
     view = show(demo_db, msisdn)
     # 10.00 applied - 1.234567 charged; micro-unit precision is kept, not rounded away
     assert (view["balance"], view["pending"], view["reserved"], view["available"]) == (
-        "8.765433", "0.00", "0.50", "8.265433")
+        "8.765433",
+        "0.00",
+        "0.50",
+        "8.265433",
+    )
     ok("account", "topup", msisdn, "1", "--db", demo_db)
     view = show(demo_db, msisdn)
     assert (view["balance"], view["pending"]) == ("9.765433", "1.00")
 
 
 def test_topup_with_key_is_idempotent(demo_db: str) -> None:
-    first = json.loads(ok("account", "topup", "491700000002", "5.00", "--key", "pay-1",
-                          "--db", demo_db, "--json").stdout)
+    first = json.loads(
+        ok(
+            "account", "topup", "491700000002", "5.00", "--key", "pay-1", "--db", demo_db, "--json"
+        ).stdout
+    )
     assert (first["created"], first["amount"], first["balance"]) == (True, "5.00", "15.00")
-    second = json.loads(ok("account", "topup", "491700000002", "5.00", "--key", "pay-1",
-                           "--db", demo_db, "--json").stdout)
+    second = json.loads(
+        ok(
+            "account", "topup", "491700000002", "5.00", "--key", "pay-1", "--db", demo_db, "--json"
+        ).stdout
+    )
     assert (second["created"], second["event_id"]) == (False, first["event_id"])
     assert second["balance"] == "15.00"
-    assert "already recorded" in ok("account", "topup", "491700000002", "5", "--key", "pay-1",
-                                    "--db", demo_db).stdout
+    assert (
+        "already recorded"
+        in ok("account", "topup", "491700000002", "5", "--key", "pay-1", "--db", demo_db).stdout
+    )
     assert "already used for a different change" in fails(
-        1, "account", "topup", "491700000002", "7", "--key", "pay-1", "--db", demo_db)
+        1, "account", "topup", "491700000002", "7", "--key", "pay-1", "--db", demo_db
+    )
     # without --key every call is a new top-up
     ok("account", "topup", "491700000002", "1", "--db", demo_db)
     ok("account", "topup", "491700000002", "1", "--db", demo_db)
     assert show(demo_db, "491700000002")["balance"] == "17.00"
 
 
-@pytest.mark.parametrize(("args", "code", "expected"), [
-    (("account", "show", "491700000099"), 1, "no account with MSISDN 491700000099"),
-    (("account", "topup", "491700000099", "5"), 1, "no account with MSISDN 491700000099"),
-    (("account", "topup", "491700000001", "5,00"), 2, "amount '5,00' is not an amount"),
-    (("account", "topup", "491700000001", "0"), 2, "must be greater than zero"),
-    (("account", "topup", "491700000001", "0.001"), 2, "more decimals than EUR allows"),
-    (("account", "topup", "491700000001", "5", "--key", " "), 2, "--key must not be empty"),
-    (("account", "show", "12ab"), 2, "MSISDN '12ab' must be an E.164 number"),
-    (("account", "create", "491700000001", "--product", "demo"), 1,
-     "an account with MSISDN 491700000001 already exists"),
-    (("account", "create", "491700000077", "--product", "demo", "--imsi", "262010000000002"), 1,
-     "an account with IMSI 262010000000002 already exists"),
-    (("account", "create", "491700000077", "--product", "gold"), 1,
-     "no product named 'gold' (products: demo)"),
-    (("account", "create", "491700000077", "--product", "demo", "--balance", "ten"), 2,
-     "balance 'ten' is not an amount"),
-    (("account", "create", "491700000077", "--product", "demo", "--balance", "-1"), 2,
-     "balance -1 must not be negative"),
-    (("account", "create", "491700000077", "--product", "demo", "--credit-limit", "1.234"), 2,
-     "credit limit 1.234 has more decimals than EUR allows"),
-    (("account", "create", "491700000077", "--product", "demo", "--imsi", "x"), 2,
-     "IMSI 'x' must be 6 to 15 digits"),
-])
+@pytest.mark.parametrize(
+    ("args", "code", "expected"),
+    [
+        (("account", "show", "491700000099"), 1, "no account with MSISDN 491700000099"),
+        (("account", "topup", "491700000099", "5"), 1, "no account with MSISDN 491700000099"),
+        (("account", "topup", "491700000001", "5,00"), 2, "amount '5,00' is not an amount"),
+        (("account", "topup", "491700000001", "0"), 2, "must be greater than zero"),
+        (("account", "topup", "491700000001", "0.001"), 2, "more decimals than EUR allows"),
+        (("account", "topup", "491700000001", "5", "--key", " "), 2, "--key must not be empty"),
+        (("account", "show", "12ab"), 2, "MSISDN '12ab' must be an E.164 number"),
+        (
+            ("account", "create", "491700000001", "--product", "demo"),
+            1,
+            "an account with MSISDN 491700000001 already exists",
+        ),
+        (
+            ("account", "create", "491700000077", "--product", "demo", "--imsi", "262010000000002"),
+            1,
+            "an account with IMSI 262010000000002 already exists",
+        ),
+        (
+            ("account", "create", "491700000077", "--product", "gold"),
+            1,
+            "no product named 'gold' (products: demo)",
+        ),
+        (
+            ("account", "create", "491700000077", "--product", "demo", "--balance", "ten"),
+            2,
+            "balance 'ten' is not an amount",
+        ),
+        (
+            ("account", "create", "491700000077", "--product", "demo", "--balance", "-1"),
+            2,
+            "balance -1 must not be negative",
+        ),
+        (
+            ("account", "create", "491700000077", "--product", "demo", "--credit-limit", "1.234"),
+            2,
+            "credit limit 1.234 has more decimals than EUR allows",
+        ),
+        (
+            ("account", "create", "491700000077", "--product", "demo", "--imsi", "x"),
+            2,
+            "IMSI 'x' must be 6 to 15 digits",
+        ),
+    ],
+)
 def test_account_errors_are_one_line_with_the_right_status(
-        demo_db: str, args: tuple[str, ...], code: int, expected: str) -> None:
+    demo_db: str, args: tuple[str, ...], code: int, expected: str
+) -> None:
     assert expected in fails(code, *args, "--db", demo_db)
 
 
 def test_a_failed_create_writes_nothing(sqlite_db: str) -> None:
     ok("init", "--db", sqlite_db, "--demo")
-    fails(2, "account", "create", "491700000077", "--product", "demo", "--balance", "1.001",
-          "--db", sqlite_db)
+    fails(
+        2,
+        "account",
+        "create",
+        "491700000077",
+        "--product",
+        "demo",
+        "--balance",
+        "1.001",
+        "--db",
+        sqlite_db,
+    )
     fails(1, "account", "show", "491700000077", "--db", sqlite_db)
 
 
@@ -311,9 +417,12 @@ def test_unreachable_databases_say_what_to_check(tmp_path: Path) -> None:
     assert "directory exists" in fails(1, "init", "--db", missing_dir)
     assert "does not exist" in fails(1, "account", "show", "491700000001", "--db", missing_dir)
     closed = "postgresql://postgres@127.0.0.1:1/test"
-    for args in (("init",), ("account", "show", "491700000001"),
-                 ("account", "topup", "491700000001", "1"),
-                 ("account", "create", "491700000001", "--product", "demo")):
+    for args in (
+        ("init",),
+        ("account", "show", "491700000001"),
+        ("account", "topup", "491700000001", "1"),
+        ("account", "create", "491700000001", "--product", "demo"),
+    ):
         assert "PostgreSQL server is running" in fails(1, *args, "--db", closed)
     assert "option --db: must be sqlite:///path.db" in fails(2, "init", "--db", "mysql://x/y")
 
@@ -325,7 +434,8 @@ def test_a_database_without_schema_is_refused_not_created(sqlite_db: str, tmp_pa
     with write_transaction(create_engine(sqlite_db)) as conn:
         conn.execute(text("CREATE TABLE unrelated (x INTEGER)"))
     assert "has no OCS schema: run ocs init" in fails(
-        1, "account", "show", "491700000001", "--db", sqlite_db)
+        1, "account", "show", "491700000001", "--db", sqlite_db
+    )
 
 
 def test_db_url_from_env_and_config_file(tmp_path: Path, sqlite_db: str) -> None:
@@ -338,14 +448,16 @@ def test_db_url_from_env_and_config_file(tmp_path: Path, sqlite_db: str) -> None
     bad = tmp_path / "bad.toml"
     bad.write_text("[database]\nurl = 5\n")
     assert f"error: {bad}:2: database.url: must be a non-empty string" in fails(
-        2, "account", "show", "491700000001", "--config", str(bad))
+        2, "account", "show", "491700000001", "--config", str(bad)
+    )
 
 
 # --- catalog -------------------------------------------------------------------------------
 
 
-def test_catalog_load_show_and_the_guard_for_products_in_use(sqlite_db: str,
-                                                             tmp_path: Path) -> None:
+def test_catalog_load_show_and_the_guard_for_products_in_use(
+    sqlite_db: str, tmp_path: Path
+) -> None:
     ok("init", "--db", sqlite_db, "--demo")
     assert "active catalog: demo-tariffs.toml" in ok("catalog", "show", "--db", sqlite_db).stdout
     assert ok("catalog", "show", "--text", "--db", sqlite_db).stdout == demo.DEMO_TARIFFS
@@ -353,10 +465,12 @@ def test_catalog_load_show_and_the_guard_for_products_in_use(sqlite_db: str,
     renamed.write_text(demo.DEMO_TARIFFS.replace('name = "demo"\nplan', 'name = "x"\nplan'))
     assert "accounts are still on" in fails(1, "catalog", "load", str(renamed), "--db", sqlite_db)
     extended = tmp_path / "extended.toml"
-    extended.write_text(demo.DEMO_TARIFFS + '\n[[product]]\nname = "gold"\nplan = "demo"\n'
-                        'currency = "EUR"\nrecurring_fee = "9.99"\n\n[[product.bundle]]\n'
-                        'name = "1 GB"\nunit = "total_octets"\namount = "1 GB"\n'
-                        'validity_days = 30\n')
+    extended.write_text(
+        demo.DEMO_TARIFFS + '\n[[product]]\nname = "gold"\nplan = "demo"\n'
+        'currency = "EUR"\nrecurring_fee = "9.99"\n\n[[product.bundle]]\n'
+        'name = "1 GB"\nunit = "total_octets"\namount = "1 GB"\n'
+        "validity_days = 30\n"
+    )
     out = ok("catalog", "load", str(extended), "--db", sqlite_db).stdout
     assert "products added: gold" in out
     assert "nothing changed" in ok("catalog", "load", str(extended), "--db", sqlite_db).stdout
@@ -367,7 +481,8 @@ def test_catalog_load_show_and_the_guard_for_products_in_use(sqlite_db: str,
     assert result.exit_code == 2 and f"error: {broken}" in result.stderr
     # rating/example-tariffs.toml has a bundle for two rating groups: not storable yet
     assert "several rating groups" in fails(
-        2, "catalog", "load", str(ROOT / "rating" / "example-tariffs.toml"), "--db", sqlite_db)
+        2, "catalog", "load", str(ROOT / "rating" / "example-tariffs.toml"), "--db", sqlite_db
+    )
 
 
 # --- serve and config ------------------------------------------------------------------------
@@ -384,13 +499,31 @@ def fake_server(monkeypatch: pytest.MonkeyPatch) -> list[OcsConfig]:
 
 
 def test_serve_builds_the_config_from_file_env_and_flags(
-        fake_server: list[OcsConfig], tmp_path: Path) -> None:
+    fake_server: list[OcsConfig], tmp_path: Path
+) -> None:
     config = tmp_path / "ocs.toml"
-    config.write_text('[diameter]\norigin_host = "ocs.file.example"\norigin_realm = "file.example"'
-                      '\n\n[listen]\nport = 1000\n')
-    result = ocs("serve", "--config", str(config), "--port", "3869", "--host", "127.0.0.1",
-                 "--host", "::1", "--metrics-port", "0", "--ack", "fast",
-                 "--db", "sqlite:///x.db", env={"OCS_ORIGIN_HOST": "ocs.env.example"})
+    config.write_text(
+        '[diameter]\norigin_host = "ocs.file.example"\norigin_realm = "file.example"'
+        "\n\n[listen]\nport = 1000\n"
+    )
+    result = ocs(
+        "serve",
+        "--config",
+        str(config),
+        "--port",
+        "3869",
+        "--host",
+        "127.0.0.1",
+        "--host",
+        "::1",
+        "--metrics-port",
+        "0",
+        "--ack",
+        "fast",
+        "--db",
+        "sqlite:///x.db",
+        env={"OCS_ORIGIN_HOST": "ocs.env.example"},
+    )
     assert result.exit_code == 0, result.output
     [seen] = fake_server
     assert seen.listen.port == 3869 and seen.listen.hosts == ("127.0.0.1", "::1")
@@ -402,7 +535,8 @@ def test_serve_builds_the_config_from_file_env_and_flags(
 
 def test_serve_config_errors_exit_2_naming_the_source(fake_server: list[OcsConfig]) -> None:
     assert "error: option --ack: must be one of ['durable', 'fast']" in fails(
-        2, "serve", "--ack", "maybe")
+        2, "serve", "--ack", "maybe"
+    )
     result = ocs("serve", env={"OCS_ORIGIN_REALM": "bad realm"})
     assert result.exit_code == 2
     assert "error: environment variable OCS_ORIGIN_REALM" in result.stderr
@@ -416,13 +550,15 @@ def test_serve_without_the_server_module(monkeypatch: pytest.MonkeyPatch) -> Non
 
 def test_config_check_prints_settings_with_sources(tmp_path: Path) -> None:
     config = tmp_path / "ocs.toml"
-    config.write_text('[credit]\nvalidity_time = 600\n\n[peer."pgw1.example"]\n'
-                      "rise_mscc_result_code = true\n")
-    result = ocs("config", "check", "--config", str(config),
-                 env={"OCS_PORT": "3900", "OCS_PROT": "1"})
+    config.write_text(
+        '[credit]\nvalidity_time = 600\n\n[peer."pgw1.example"]\nrise_mscc_result_code = true\n'
+    )
+    result = ocs(
+        "config", "check", "--config", str(config), env={"OCS_PORT": "3900", "OCS_PROT": "1"}
+    )
     assert result.exit_code == 0, result.output
     assert "credit.validity_time" in result.stdout and f"# {config}:2" in result.stdout
-    assert 'listen.port' in result.stdout and "# env OCS_PORT" in result.stdout
+    assert "listen.port" in result.stdout and "# env OCS_PORT" in result.stdout
     assert "credit.tcc" in result.stdout and "1200" in result.stdout
     assert "configuration is valid" in result.stdout
     assert "OCS_PROT is not an OCS setting" in result.stderr
@@ -436,11 +572,24 @@ def test_config_check_prints_settings_with_sources(tmp_path: Path) -> None:
 
 
 def test_python_dash_m_ocs_and_help_texts() -> None:
-    done = subprocess.run([sys.executable, "-m", "ocs", "--help"], capture_output=True,
-                          text=True, cwd=ROOT, timeout=60, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "ocs", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 0 and "account" in done.stdout and "serve" in done.stdout
-    for args in (("init",), ("account", "create"), ("account", "show"), ("account", "topup"),
-                 ("serve",), ("config", "check"), ("catalog", "load")):
+    for args in (
+        ("init",),
+        ("account", "create"),
+        ("account", "show"),
+        ("account", "topup"),
+        ("serve",),
+        ("config", "check"),
+        ("catalog", "load"),
+    ):
         assert ok(*args, "--help").stdout.startswith("Usage: ")
     assert ocs("account", "create").exit_code == 2  # missing MSISDN and --product
 
@@ -452,23 +601,37 @@ def test_an_older_schema_is_refused_with_the_upgrade_command(sqlite_db: str) -> 
         conn.execute(text("DELETE FROM schema_version WHERE version > 1"))
     engine.dispose()
     assert f"upgrade it with ocs init --db {sqlite_db}" in fails(
-        1, "account", "show", "491700000001", "--db", sqlite_db)
+        1, "account", "show", "491700000001", "--db", sqlite_db
+    )
 
 
 def test_show_lists_buckets(demo_db: str) -> None:
     engine = create_engine(demo_db)
     with write_transaction(engine) as conn:
         account = queries.get_account_by_msisdn(conn, "491700000001")
-        queries.create_bucket(conn, account_id=account.account_id, kind=BucketKind.DATA,
-                              units=1_000_000_000, valid_from_us=1_700_000_000_000_000,
-                              valid_until_us=2**63 - 1, rating_group=10)
+        queries.create_bucket(
+            conn,
+            account_id=account.account_id,
+            kind=BucketKind.DATA,
+            units=1_000_000_000,
+            valid_from_us=1_700_000_000_000_000,
+            valid_until_us=2**63 - 1,
+            rating_group=10,
+        )
     engine.dispose()
     buckets = show(demo_db, "491700000001")["buckets"]
     assert isinstance(buckets, list) and len(buckets) == 1
     bucket = buckets[0]
-    assert bucket == {"kind": "data", "rating_group": 10, "initial": 1_000_000_000,
-                      "remaining": 1_000_000_000, "reserved": 0, "available": 1_000_000_000,
-                      "priority": 0, "valid_from": "2023-11-14T22:13:20+00:00",
-                      "valid_until": None}
+    assert bucket == {
+        "kind": "data",
+        "rating_group": 10,
+        "initial": 1_000_000_000,
+        "remaining": 1_000_000_000,
+        "reserved": 0,
+        "available": 1_000_000_000,
+        "priority": 0,
+        "valid_from": "2023-11-14T22:13:20+00:00",
+        "valid_until": None,
+    }
     human = ok("account", "show", "491700000001", "--db", demo_db).stdout
     assert "bucket        data 1000000000/1000000000 (rating group 10, until no end)" in human

@@ -28,8 +28,11 @@ def write(tmp_path: Path, text: str) -> Path:
     return path
 
 
-def problems(path: Path | None = None, env: dict[str, str] | None = None,
-             overrides: dict[str, object] | None = None) -> str:
+def problems(
+    path: Path | None = None,
+    env: dict[str, str] | None = None,
+    overrides: dict[str, object] | None = None,
+) -> str:
     with pytest.raises(ConfigError) as info:
         load_config(path, env or {}, overrides or {})
     return str(info.value)
@@ -45,7 +48,9 @@ def test_defaults_are_what_an_operator_expects() -> None:
     assert (config.listen.port, config.listen.tls_port) == (3868, 5868)
     assert not config.listen.tls_enabled
     assert (config.diameter.origin_host, config.diameter.origin_realm) == (
-        "ocs.localdomain", "localdomain")
+        "ocs.localdomain",
+        "localdomain",
+    )
     assert config.diameter.vendor_id == 0
     assert config.diameter.watchdog_interval == 30
     assert config.diameter.answer_cache_seconds == 300
@@ -54,14 +59,19 @@ def test_defaults_are_what_an_operator_expects() -> None:
     assert config.credit.tcc == 7200  # 2 x Validity-Time (RFC 8506 §13)
     assert config.credit.final_unit_action is FinalUnitAction.TERMINATE
     assert config.credit.low_balance_threshold == 1_000_000
-    assert (config.credit.quota.data_octets, config.credit.quota.voice_seconds,
-            config.credit.quota.events) == (10_000_000, 600, 1)
+    assert (
+        config.credit.quota.data_octets,
+        config.credit.quota.voice_seconds,
+        config.credit.quota.events,
+    ) == (10_000_000, 600, 1)
     assert config.log_level == "INFO"
     assert config.peer_profile("pgw.example").rise_mscc_result_code is False
 
 
 def test_file_then_env_then_flags(tmp_path: Path) -> None:
-    path = write(tmp_path, """\
+    path = write(
+        tmp_path,
+        """\
 [database]
 url = "sqlite:///from-file.db"
 ack = "fast"
@@ -73,10 +83,14 @@ hosts = ["10.0.0.1"]
 [diameter]
 origin_host = "ocs.file.example"
 origin_realm = "file.example"
-""")
+""",
+    )
     env = {"OCS_PORT": "2222", "OCS_ORIGIN_HOST": "ocs.env.example", "OCS_HOST": "10.0.0.2, ::"}
-    flags: dict[str, object] = {"listen.port": 3333, "listen.hosts": None,
-                                "diameter.origin_realm": None}
+    flags: dict[str, object] = {
+        "listen.port": 3333,
+        "listen.hosts": None,
+        "diameter.origin_realm": None,
+    }
     resolved = resolve_config(path, env, flags)
     config = resolved.config
     assert config.database.url == "sqlite:///from-file.db"  # file only
@@ -112,19 +126,29 @@ def test_every_option_has_its_own_env_name() -> None:
     names = [o.env for o in OPTIONS]
     assert len(set(names)) == len(names)
     assert all(n.startswith("OCS_") for n in names)
-    assert {"OCS_DB", "OCS_PORT", "OCS_HOST", "OCS_ORIGIN_HOST", "OCS_ORIGIN_REALM",
-            "OCS_METRICS_PORT", "OCS_ACK"} <= set(names)
+    assert {
+        "OCS_DB",
+        "OCS_PORT",
+        "OCS_HOST",
+        "OCS_ORIGIN_HOST",
+        "OCS_ORIGIN_REALM",
+        "OCS_METRICS_PORT",
+        "OCS_ACK",
+    } <= set(names)
 
 
 def test_file_errors_name_file_line_and_key(tmp_path: Path) -> None:
-    path = write(tmp_path, """\
+    path = write(
+        tmp_path,
+        """\
 [listen]
 port = "many"
 
 [credit]
 validity_time = 0
 low_balance_threshold = 1.5
-""")
+""",
+    )
     message = problems(path)
     assert f"{path}:2: listen.port: must be an integer from 0 to 65535, got 'many'" in message
     assert f"{path}:5: credit.validity_time: must be an integer" in message
@@ -143,43 +167,68 @@ def test_unreadable_or_invalid_toml_names_the_file(tmp_path: Path) -> None:
     assert f"{tmp_path / 'ocs.toml'}: not valid TOML" in problems(write(tmp_path, "port = \n"))
 
 
-@pytest.mark.parametrize(("env", "expected"), [
-    ({"OCS_PORT": "70000"}, "environment variable OCS_PORT: must be an integer from 0 to 65535"),
-    ({"OCS_ACK": "eventually"}, "environment variable OCS_ACK: must be one of ['durable', 'fast']"),
-    ({"OCS_DB": "mysql://x"}, "environment variable OCS_DB: must be sqlite:///path.db"),
-    ({"OCS_ORIGIN_HOST": "not a host"}, "environment variable OCS_ORIGIN_HOST: must be a "
-                                        "DiameterIdentity"),
-    ({"OCS_HOST": "300.1.1.1,"}, "environment variable OCS_HOST: must be an IP address"),
-    ({"OCS_HOST": ""}, "environment variable OCS_HOST: must not be empty"),
-    ({"OCS_ANSWER_CACHE_SECONDS": "60"}, "OCS_ANSWER_CACHE_SECONDS: must be an integer from 240"),
-    ({"OCS_WATCHDOG_INTERVAL": "5"}, "OCS_WATCHDOG_INTERVAL: must be an integer from 6"),
-    ({"OCS_LOW_BALANCE_THRESHOLD": "1.0000001"}, "OCS_LOW_BALANCE_THRESHOLD: must be a "
-                                                 "non-negative amount with at most 6 decimals"),
-    ({"OCS_LOW_BALANCE_THRESHOLD": "-1"}, "OCS_LOW_BALANCE_THRESHOLD: must be a non-negative"),
-    ({"OCS_LOW_BALANCE_THRESHOLD": "lots"}, "OCS_LOW_BALANCE_THRESHOLD: not an amount"),
-    ({"OCS_VOLUME_QUOTA_THRESHOLD": "100"}, "OCS_VOLUME_QUOTA_THRESHOLD: must be an integer "
-                                            "from 0 to 99"),
-    ({"OCS_QUOTA_DATA_OCTETS": "10 parsecs"}, "OCS_QUOTA_DATA_OCTETS: must be a positive "
-                                              "integer or a quantity such as '10 MB'"),
-    ({"OCS_TLS_CERT": "/no/such/cert.pem"}, "OCS_TLS_CERT: no such file: /no/such/cert.pem"),
-    ({"OCS_REDIRECT_URL": "top up here"}, "OCS_REDIRECT_URL: must be a URL"),
-    ({"OCS_LOG_LEVEL": "loud"}, "OCS_LOG_LEVEL: must be one of"),
-])
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        (
+            {"OCS_PORT": "70000"},
+            "environment variable OCS_PORT: must be an integer from 0 to 65535",
+        ),
+        (
+            {"OCS_ACK": "eventually"},
+            "environment variable OCS_ACK: must be one of ['durable', 'fast']",
+        ),
+        ({"OCS_DB": "mysql://x"}, "environment variable OCS_DB: must be sqlite:///path.db"),
+        (
+            {"OCS_ORIGIN_HOST": "not a host"},
+            "environment variable OCS_ORIGIN_HOST: must be a DiameterIdentity",
+        ),
+        ({"OCS_HOST": "300.1.1.1,"}, "environment variable OCS_HOST: must be an IP address"),
+        ({"OCS_HOST": ""}, "environment variable OCS_HOST: must not be empty"),
+        (
+            {"OCS_ANSWER_CACHE_SECONDS": "60"},
+            "OCS_ANSWER_CACHE_SECONDS: must be an integer from 240",
+        ),
+        ({"OCS_WATCHDOG_INTERVAL": "5"}, "OCS_WATCHDOG_INTERVAL: must be an integer from 6"),
+        (
+            {"OCS_LOW_BALANCE_THRESHOLD": "1.0000001"},
+            "OCS_LOW_BALANCE_THRESHOLD: must be a non-negative amount with at most 6 decimals",
+        ),
+        ({"OCS_LOW_BALANCE_THRESHOLD": "-1"}, "OCS_LOW_BALANCE_THRESHOLD: must be a non-negative"),
+        ({"OCS_LOW_BALANCE_THRESHOLD": "lots"}, "OCS_LOW_BALANCE_THRESHOLD: not an amount"),
+        (
+            {"OCS_VOLUME_QUOTA_THRESHOLD": "100"},
+            "OCS_VOLUME_QUOTA_THRESHOLD: must be an integer from 0 to 99",
+        ),
+        (
+            {"OCS_QUOTA_DATA_OCTETS": "10 parsecs"},
+            "OCS_QUOTA_DATA_OCTETS: must be a positive integer or a quantity such as '10 MB'",
+        ),
+        ({"OCS_TLS_CERT": "/no/such/cert.pem"}, "OCS_TLS_CERT: no such file: /no/such/cert.pem"),
+        ({"OCS_REDIRECT_URL": "top up here"}, "OCS_REDIRECT_URL: must be a URL"),
+        ({"OCS_LOG_LEVEL": "loud"}, "OCS_LOG_LEVEL: must be one of"),
+    ],
+)
 def test_env_errors_name_the_variable(env: dict[str, str], expected: str) -> None:
     assert expected in problems(env=env)
 
 
 def test_flag_errors_name_the_flag() -> None:
     assert "option --port: must be an integer from 0 to 65535, got 99999" in problems(
-        overrides={"listen.port": 99999})
+        overrides={"listen.port": 99999}
+    )
     assert "option --host: must be an IP address or a host name" in problems(
-        overrides={"listen.hosts": ["bad host!"]})
+        overrides={"listen.hosts": ["bad host!"]}
+    )
     assert "override nope.key: unknown setting" in problems(overrides={"nope.key": 1})
 
 
 def test_all_problems_are_reported_at_once(tmp_path: Path) -> None:
-    message = problems(write(tmp_path, "[listen]\nport = -1\n"),
-                       env={"OCS_METRICS_PORT": "x"}, overrides={"diameter.origin_host": "?"})
+    message = problems(
+        write(tmp_path, "[listen]\nport = -1\n"),
+        env={"OCS_METRICS_PORT": "x"},
+        overrides={"diameter.origin_host": "?"},
+    )
     assert len(message.splitlines()) == 3
 
 
@@ -189,24 +238,37 @@ def test_rules_between_options_name_every_source(tmp_path: Path) -> None:
     message = problems(env={"OCS_TLS_CERT": str(cert)})
     assert "listen.tls_cert (env OCS_TLS_CERT) and listen.tls_key (default)" in message
     path = write(tmp_path, '[credit]\nfinal_unit_action = "redirect"\n')
-    assert (f"credit.final_unit_action ({path}:2) is redirect but credit.redirect_url "
-            "(default) is empty") in problems(path)
-    assert ("metrics.port (flag --metrics-port) and listen.port (env OCS_PORT) are both 4000"
-            in problems(env={"OCS_PORT": "4000"}, overrides={"metrics.port": 4000}))
+    assert (
+        f"credit.final_unit_action ({path}:2) is redirect but credit.redirect_url "
+        "(default) is empty"
+    ) in problems(path)
+    assert (
+        "metrics.port (flag --metrics-port) and listen.port (env OCS_PORT) are both 4000"
+        in problems(env={"OCS_PORT": "4000"}, overrides={"metrics.port": 4000})
+    )
 
 
 def test_tls_on_with_both_files_and_port_zero_allowed(tmp_path: Path) -> None:
     for name in ("cert.pem", "key.pem"):
         (tmp_path / name).write_text("x")
-    config = load_config(None, {"OCS_TLS_CERT": str(tmp_path / "cert.pem"),
-                                "OCS_TLS_KEY": str(tmp_path / "key.pem"),
-                                "OCS_PORT": "0", "OCS_METRICS_PORT": "0"}, {})
+    config = load_config(
+        None,
+        {
+            "OCS_TLS_CERT": str(tmp_path / "cert.pem"),
+            "OCS_TLS_KEY": str(tmp_path / "key.pem"),
+            "OCS_PORT": "0",
+            "OCS_METRICS_PORT": "0",
+        },
+        {},
+    )
     assert config.listen.tls_enabled and config.listen.port == 0
     assert not config.metrics.enabled
 
 
 def test_credit_settings_money_quantities_and_tcc(tmp_path: Path) -> None:
-    path = write(tmp_path, """\
+    path = write(
+        tmp_path,
+        """\
 [credit]
 validity_time = 900
 tcc = 1000
@@ -220,7 +282,8 @@ service_context_ids = ["32251@3gpp.org"]
 data_octets = "5 MB"
 voice_seconds = "2 min"
 events = 3
-""")
+""",
+    )
     credit = load_config(path, {}, {}).credit
     assert (credit.validity_time, credit.tcc) == (900, 1000)
     assert credit.volume_quota_threshold == 15
@@ -228,19 +291,25 @@ events = 3
     assert credit.final_unit_action is FinalUnitAction.REDIRECT
     assert credit.service_context_ids == ("32251@3gpp.org",)
     assert (credit.quota.data_octets, credit.quota.voice_seconds, credit.quota.events) == (
-        5_000_000, 120, 3)
+        5_000_000,
+        120,
+        3,
+    )
     assert load_config(None, {"OCS_VALIDITY_TIME": "600"}, {}).credit.tcc == 1200
 
 
 def test_peer_profiles_and_policy(tmp_path: Path) -> None:
-    path = write(tmp_path, """\
+    path = write(
+        tmp_path,
+        """\
 [diameter]
 allowed_realms = ["epc.example"]
 allowed_hosts = ["sim.test.example"]
 
 [peer."pgw1.epc.example"]
 rise_mscc_result_code = true
-""")
+""",
+    )
     config = load_config(path, {}, {})
     assert config.peer_profile("pgw1.epc.example").rise_mscc_result_code is True
     assert config.peer_profile("pgw2.epc.example").rise_mscc_result_code is False

@@ -29,7 +29,10 @@ from storage.records import AccountStatus, BucketKind, Posting, PostingKind
 
 OCTETS, SECONDS, EVENTS = BucketKind.DATA, BucketKind.VOICE, BucketKind.SMS
 RESERVE, RELEASE, COMMIT, ADJUST = (
-    PostingKind.RESERVE, PostingKind.RELEASE, PostingKind.COMMIT, PostingKind.ADJUST,
+    PostingKind.RESERVE,
+    PostingKind.RELEASE,
+    PostingKind.COMMIT,
+    PostingKind.ADJUST,
 )
 
 
@@ -189,7 +192,9 @@ def test_buckets_first_then_money_in_one_reserve_and_one_commit() -> None:
     assert hold is not None and (hold.granted, hold.units, hold.micros) == (250, 250, 105)
     charged = ledger.commit("s", 1, 180, unit_kind=OCTETS, price_of=price_of, now_us=1)
     assert [(p.bucket_id, p.amount, p.reserved) for p in charged] == [
-        (5, -100, -100), (None, -price_of(80), -105)]
+        (5, -100, -100),
+        (None, -price_of(80), -105),
+    ]
     assert not any(p.overrun for p in charged)
     assert bundle.balance == 0 and bundle.reserved == 0
     assert ledger.account(1).balance == 1_000 - 56
@@ -238,7 +243,9 @@ def test_commit_charges_a_held_bucket_even_after_it_expired() -> None:
     charged = ledger.commit("s", 1, 80, unit_kind=OCTETS, price_of=price_of, now_us=50)
     # the 60 granted come from the bucket; the 20 past the grant are money (bucket expired)
     assert [(p.bucket_id, p.amount, p.reserved, p.overrun) for p in charged] == [
-        (1, -60, -60, False), (None, -14, 0, True)]
+        (1, -60, -60, False),
+        (None, -14, 0, True),
+    ]
 
 
 def test_commit_past_the_bucket_hold_takes_its_free_units_then_other_buckets() -> None:
@@ -253,8 +260,19 @@ def test_commit_past_the_bucket_hold_takes_its_free_units_then_other_buckets() -
 
 def test_free_units_are_granted_without_a_posting() -> None:
     ledger = book(Account(1, balance=0, credit_limit=10))
-    assert ledger.reserve(1, "s", 1, 500, unit_kind=EVENTS, price_of=lambda u: 0,
-                          units_for=lambda b: 10**12, now_us=0) == []
+    assert (
+        ledger.reserve(
+            1,
+            "s",
+            1,
+            500,
+            unit_kind=EVENTS,
+            price_of=lambda u: 0,
+            units_for=lambda b: 10**12,
+            now_us=0,
+        )
+        == []
+    )
     hold = ledger.reservation("s", 1)
     assert hold is not None and hold.granted == 500
 
@@ -272,15 +290,24 @@ def test_a_bad_price_changes_nothing() -> None:
     bundle = Bucket(1, OCTETS, 10)
     ledger = book(Account(1, balance=100, buckets=[bundle]))
     with pytest.raises(LedgerError, match="units_for"):
-        ledger.reserve(1, "s", 1, 1_000, unit_kind=OCTETS, price_of=price_of,
-                       units_for=lambda b: b * 1_000, now_us=0)
+        ledger.reserve(
+            1,
+            "s",
+            1,
+            1_000,
+            unit_kind=OCTETS,
+            price_of=price_of,
+            units_for=lambda b: b * 1_000,
+            now_us=0,
+        )
 
     def broken(units: int) -> int:
         raise RuntimeError("tariff missing")
 
     with pytest.raises(RuntimeError):
-        ledger.reserve(1, "s", 1, 1_000, unit_kind=OCTETS, price_of=broken,
-                       units_for=units_for, now_us=0)
+        ledger.reserve(
+            1, "s", 1, 1_000, unit_kind=OCTETS, price_of=broken, units_for=units_for, now_us=0
+        )
     assert (bundle.reserved, ledger.account(1).reserved, ledger.next_posting_id) == (0, 0, 1)
     assert ledger.reservation("s", 1) is None
 
@@ -332,14 +359,15 @@ def test_loading_refuses_duplicates_and_restore_hold_rebuilds_a_hold() -> None:
     ledger.restore_hold(1, "s", 1, micros=40, bucket_units={3: 25}, units=99)
     assert (ledger.account(1).reserved, bundle.reserved) == (40, 25)
     charged = ledger.commit("s", 1, 30, unit_kind=OCTETS, price_of=price_of, now_us=0)
-    assert [(p.bucket_id, p.amount, p.reserved) for p in charged] == [
-        (3, -30, -25), (None, 0, -40)]
+    assert [(p.bucket_id, p.amount, p.reserved) for p in charged] == [(3, -30, -25), (None, 0, -40)]
 
 
 def test_replay_of_the_journal_rebuilds_the_book() -> None:
     def opening() -> list[Account]:
-        return [Account(1, balance=1_000, buckets=[Bucket(3, OCTETS, 100)]),
-                Account(2, balance=0, credit_limit=500)]
+        return [
+            Account(1, balance=1_000, buckets=[Bucket(3, OCTETS, 100)]),
+            Account(2, balance=0, credit_limit=500),
+        ]
 
     live = book(*opening(), next_posting_id=10)
     journal = [
@@ -354,7 +382,8 @@ def test_replay_of_the_journal_rebuilds_the_book() -> None:
     for a, b in zip(live.accounts(), again.accounts(), strict=True):
         assert (a.balance, a.reserved) == (b.balance, b.reserved)
         assert [(x.balance, x.reserved) for x in a.buckets] == [
-            (x.balance, x.reserved) for x in b.buckets]
+            (x.balance, x.reserved) for x in b.buckets
+        ]
     assert again.next_posting_id == live.next_posting_id and again.has_applied("top-1")
     hold = again.reservation("s", 1)
     assert hold is not None and hold.micros == 140
@@ -366,11 +395,25 @@ def test_replay_of_the_journal_rebuilds_the_book() -> None:
 
 #: (account id, opening balance, credit limit, buckets as (id, kind, units, priority, from,
 #: until, rating groups))
-SPECS: list[tuple[int, int, int | None, list[tuple[int, BucketKind, int, int, int, int | None,
-                                                    list[int] | None]]]] = [
+SPECS: list[
+    tuple[
+        int,
+        int,
+        int | None,
+        list[tuple[int, BucketKind, int, int, int, int | None, list[int] | None]],
+    ]
+] = [
     (1, 1_000, None, []),
-    (2, 500, None, [(10, OCTETS, 3_000, 0, 0, 100, None), (11, OCTETS, 2_000, 1, 0, None, [1]),
-                    (12, SECONDS, 1_000, 0, 0, None, None)]),
+    (
+        2,
+        500,
+        None,
+        [
+            (10, OCTETS, 3_000, 0, 0, 100, None),
+            (11, OCTETS, 2_000, 1, 0, None, [1]),
+            (12, SECONDS, 1_000, 0, 0, None, None),
+        ],
+    ),
     (3, 0, 800, []),
     (4, 100, 300, [(20, OCTETS, 1_500, 0, 50, 200, None), (21, EVENTS, 50, 0, 0, None, [2])]),
 ]
@@ -379,11 +422,23 @@ BUCKET_IDS = [b[0] for spec in SPECS for b in spec[3]]
 
 def opening_book() -> list[Account]:
     return [
-        Account(aid, balance=balance, credit_limit=limit, buckets=[
-            Bucket(bid, kind, units, priority=prio, valid_from_us=start, valid_until_us=end,
-                   rating_groups=groups)
-            for bid, kind, units, prio, start, end, groups in buckets
-        ])
+        Account(
+            aid,
+            balance=balance,
+            credit_limit=limit,
+            buckets=[
+                Bucket(
+                    bid,
+                    kind,
+                    units,
+                    priority=prio,
+                    valid_from_us=start,
+                    valid_until_us=end,
+                    rating_groups=groups,
+                )
+                for bid, kind, units, prio, start, end, groups in buckets
+            ],
+        )
         for aid, balance, limit, buckets in SPECS
     ]
 
@@ -434,8 +489,11 @@ class LedgerMachine(RuleBasedStateMachine):
         hold = self.ledger.reservation(*key)
         if hold is None:
             return None, 0, {}
-        return hold.account.account_id, hold.micros, {
-            b.bucket_id: n for b, n in (hold.buckets or {}).items()}
+        return (
+            hold.account.account_id,
+            hold.micros,
+            {b.bucket_id: n for b, n in (hold.buckets or {}).items()},
+        )
 
     def bucket(self, bucket_id: int) -> Bucket:
         for acct in self.ledger.accounts():
@@ -445,8 +503,7 @@ class LedgerMachine(RuleBasedStateMachine):
         raise AssertionError(bucket_id)
 
     @rule(target=keys, account=accounts_, session=sessions, group=groups, micros=amounts)
-    def reserve_money(self, account: int, session: str, group: int,
-                      micros: int) -> tuple[str, int]:
+    def reserve_money(self, account: int, session: str, group: int, micros: int) -> tuple[str, int]:
         acct = self.ledger.account(account)
         owner, _, _ = self.hold_of((session, group))
         if owner not in (None, account):
@@ -454,32 +511,47 @@ class LedgerMachine(RuleBasedStateMachine):
                 self.ledger.reserve_money(account, session, group, micros, now_us=self.now)
             return session, group
         headroom, active = acct.headroom, acct.status is AccountStatus.ACTIVE
-        got = self.record(self.ledger.reserve_money(account, session, group, micros,
-                                                    now_us=self.now))
+        got = self.record(
+            self.ledger.reserve_money(account, session, group, micros, now_us=self.now)
+        )
         expected = min(micros, max(0, headroom)) if active else 0
         assert sum(p.reserved for p in got) == expected
         assert all(p.kind is RESERVE and p.amount == 0 for p in got)
         return session, group
 
-    @rule(target=keys, account=bucket_holders, session=sessions, group=groups,
-          units=st.integers(0, 600), kind=kinds)
-    def reserve_units(self, account: int, session: str, group: int, units: int,
-                      kind: BucketKind) -> tuple[str, int]:
+    @rule(
+        target=keys,
+        account=bucket_holders,
+        session=sessions,
+        group=groups,
+        units=st.integers(0, 600),
+        kind=kinds,
+    )
+    def reserve_units(
+        self, account: int, session: str, group: int, units: int, kind: BucketKind
+    ) -> tuple[str, int]:
         acct = self.ledger.account(account)
         owner, _, _ = self.hold_of((session, group))
         if owner not in (None, account):
             with pytest.raises(LedgerError):
-                self.ledger.reserve(account, session, group, units, unit_kind=kind,
-                                    now_us=self.now, **UNITS)
+                self.ledger.reserve(
+                    account, session, group, units, unit_kind=kind, now_us=self.now, **UNITS
+                )
             return session, group
         headroom, active = acct.headroom, acct.status is AccountStatus.ACTIVE
         usable = sum(b.available for b in acct.buckets if usable_now(b, group, kind, self.now))
-        got = self.record(self.ledger.reserve(account, session, group, units, unit_kind=kind,
-                                              now_us=self.now, **UNITS))
+        got = self.record(
+            self.ledger.reserve(
+                account, session, group, units, unit_kind=kind, now_us=self.now, **UNITS
+            )
+        )
         cash = sum(p.reserved for p in money(got))
         from_buckets = sum(p.reserved for p in got if p.bucket_id is not None)
-        assert all(usable_now(self.bucket(p.bucket_id), group, kind, self.now)
-                   for p in got if p.bucket_id is not None)
+        assert all(
+            usable_now(self.bucket(p.bucket_id), group, kind, self.now)
+            for p in got
+            if p.bucket_id is not None
+        )
         assert cash <= max(0, headroom)
         hold = self.ledger.reservation(session, group)
         granted = 0 if hold is None else hold.granted
@@ -492,15 +564,27 @@ class LedgerMachine(RuleBasedStateMachine):
                 assert cash == price_of(granted - from_buckets)
         return session, group
 
-    @rule(key=keys, account=accounts_, micros=st.integers(0, 400), keep_rest=st.booleans(),
-          name_account=st.booleans())
-    def commit_money(self, key: tuple[str, int], account: int, micros: int, keep_rest: bool,
-                     name_account: bool) -> None:
+    @rule(
+        key=keys,
+        account=accounts_,
+        micros=st.integers(0, 400),
+        keep_rest=st.booleans(),
+        name_account=st.booleans(),
+    )
+    def commit_money(
+        self, key: tuple[str, int], account: int, micros: int, keep_rest: bool, name_account: bool
+    ) -> None:
         owner, held, _ = self.hold_of(key)
         payer = account if owner is None else owner
-        got = self.record(self.ledger.commit_money(
-            *key, micros, now_us=self.now, keep_rest=keep_rest,
-            account_id=payer if owner is None or name_account else None))
+        got = self.record(
+            self.ledger.commit_money(
+                *key,
+                micros,
+                now_us=self.now,
+                keep_rest=keep_rest,
+                account_id=payer if owner is None or name_account else None,
+            )
+        )
         cash = money(got)
         assert -sum(p.amount for p in cash) == micros
         assert all(p.account_id == payer and p.kind is COMMIT for p in got)
@@ -508,16 +592,26 @@ class LedgerMachine(RuleBasedStateMachine):
         _, left, _ = self.hold_of(key)
         assert left == (held - min(micros, held) if keep_rest else 0)
 
-    @rule(key=keys, account=accounts_, used=st.integers(0, 300), kind=kinds,
-          keep_rest=st.booleans())
-    def commit_units(self, key: tuple[str, int], account: int, used: int, kind: BucketKind,
-                     keep_rest: bool) -> None:
+    @rule(
+        key=keys, account=accounts_, used=st.integers(0, 300), kind=kinds, keep_rest=st.booleans()
+    )
+    def commit_units(
+        self, key: tuple[str, int], account: int, used: int, kind: BucketKind, keep_rest: bool
+    ) -> None:
         owner, held, held_units = self.hold_of(key)
         payer = self.ledger.account(account if owner is None else owner)
         free = sum(b.available for b in payer.buckets if usable_now(b, key[1], kind, self.now))
-        got = self.record(self.ledger.commit(
-            *key, used, unit_kind=kind, price_of=price_of, now_us=self.now,
-            keep_rest=keep_rest, account_id=account if owner is None else None))
+        got = self.record(
+            self.ledger.commit(
+                *key,
+                used,
+                unit_kind=kind,
+                price_of=price_of,
+                now_us=self.now,
+                keep_rest=keep_rest,
+                account_id=account if owner is None else None,
+            )
+        )
         drawn = {p.bucket_id: -p.amount for p in got if p.bucket_id is not None}
         from_buckets = sum(drawn.values())
         charge = -sum(p.amount for p in money(got))
@@ -532,12 +626,17 @@ class LedgerMachine(RuleBasedStateMachine):
         if keep_rest:
             assert left == held - min(charge, held)
             assert sum(left_units.values()) == sum(held_units.values()) - min(
-                from_buckets, sum(held_units.values()))
+                from_buckets, sum(held_units.values())
+            )
         else:
             assert (left, left_units) == (0, {})
 
-    @rule(account=accounts_, session=st.sampled_from(["x", "y"]), group=groups,
-          used=st.integers(0, 300))
+    @rule(
+        account=accounts_,
+        session=st.sampled_from(["x", "y"]),
+        group=groups,
+        used=st.integers(0, 300),
+    )
     def commit_unreserved(self, account: int, session: str, group: int, used: int) -> None:
         # a CCR-T whose CCR-I never arrived
         self.commit_units((session, group), account, used, OCTETS, False)
@@ -563,20 +662,26 @@ class LedgerMachine(RuleBasedStateMachine):
 
     @rule(bucket_id=st.sampled_from(BUCKET_IDS), amount=st.integers(-400, 400), cause=causes)
     def adjust_bucket(self, bucket_id: int, amount: int, cause: str) -> None:
-        account = next(a.account_id for a in self.ledger.accounts()
-                       if any(b.bucket_id == bucket_id for b in a.buckets))
+        account = next(
+            a.account_id
+            for a in self.ledger.accounts()
+            if any(b.bucket_id == bucket_id for b in a.buckets)
+        )
         bucket = self.bucket(bucket_id)
         if cause not in self.causes and bucket.balance + amount < bucket.reserved:
             with pytest.raises(LedgerError):
                 self.ledger.adjust(account, amount, cause, now_us=self.now, bucket_id=bucket_id)
             return
-        got = self.record(self.ledger.adjust(account, amount, cause, now_us=self.now,
-                                             bucket_id=bucket_id))
+        got = self.record(
+            self.ledger.adjust(account, amount, cause, now_us=self.now, bucket_id=bucket_id)
+        )
         if cause in self.causes:
             assert got == []
         else:
             self.causes.add(cause)
-            assert [(p.bucket_id, p.amount) for p in got] == ([(bucket_id, amount)] if amount else [])
+            assert [(p.bucket_id, p.amount) for p in got] == (
+                [(bucket_id, amount)] if amount else []
+            )
 
     @rule(account=accounts_, status=statuses)
     def set_status(self, account: int, status: AccountStatus) -> None:
@@ -595,8 +700,10 @@ class LedgerMachine(RuleBasedStateMachine):
             mine = [p for p in self.journal if p.account_id == acct.account_id]
             cash = money(mine)
             debits = -sum(p.amount for p in cash if p.kind is COMMIT)
-            assert acct.balance == self.opening[acct.account_id] + self.credits[
-                acct.account_id] - debits
+            assert (
+                acct.balance
+                == self.opening[acct.account_id] + self.credits[acct.account_id] - debits
+            )
             assert acct.balance - self.opening[acct.account_id] == sum(p.amount for p in cash)
             assert acct.reserved == sum(p.reserved for p in cash)
             assert acct.reserved == sum(h.micros for h in holds if h.account is acct)
@@ -645,16 +752,26 @@ class LedgerMachine(RuleBasedStateMachine):
         for a, b in zip(self.ledger.accounts(), again.accounts(), strict=True):
             assert (a.balance, a.reserved) == (b.balance, b.reserved)
             assert [(x.balance, x.reserved) for x in a.buckets] == [
-                (x.balance, x.reserved) for x in b.buckets]
-        live = {(h.session_id, h.rating_group): (h.micros, {k.bucket_id: v for k, v in (
-            h.buckets or {}).items()}) for h in self.ledger.reservations()
-            if h.micros or h.buckets}
-        rebuilt = {(h.session_id, h.rating_group): (h.micros, {k.bucket_id: v for k, v in (
-            h.buckets or {}).items()}) for h in again.reservations()}
+                (x.balance, x.reserved) for x in b.buckets
+            ]
+        live = {
+            (h.session_id, h.rating_group): (
+                h.micros,
+                {k.bucket_id: v for k, v in (h.buckets or {}).items()},
+            )
+            for h in self.ledger.reservations()
+            if h.micros or h.buckets
+        }
+        rebuilt = {
+            (h.session_id, h.rating_group): (
+                h.micros,
+                {k.bucket_id: v for k, v in (h.buckets or {}).items()},
+            )
+            for h in again.reservations()
+        }
         assert live == rebuilt
         assert again.next_posting_id == self.ledger.next_posting_id
-        assert all(again.has_applied(p.cause) for p in self.journal
-                   if p.kind is ADJUST and p.cause)
+        assert all(again.has_applied(p.cause) for p in self.journal if p.kind is ADJUST and p.cause)
 
 
 TestLedgerMachine = LedgerMachine.TestCase

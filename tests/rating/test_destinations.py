@@ -35,9 +35,12 @@ def test_a_national_number_becomes_international_with_a_country_code() -> None:
     # the international prefix is recognised before the national one
     assert normalise_e164("0033123456", country_code="49") == "33123456"
     # another national prefix (e.g. "8" in some CIS numbering plans)
-    assert normalise_e164(
-        "84951234567", country_code="7", national_prefix="8", international_prefix="810"
-    ) == "74951234567"
+    assert (
+        normalise_e164(
+            "84951234567", country_code="7", national_prefix="8", international_prefix="810"
+        )
+        == "74951234567"
+    )
 
 
 @pytest.mark.parametrize(

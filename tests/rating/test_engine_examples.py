@@ -65,7 +65,8 @@ def data_usage(
 )
 def test_data_per_mb_with_1_kb_increment(rounding: Rounding, octets: int, expected: int) -> None:
     plan = one_rate(
-        UnitKind.TOTAL_OCTETS, Rate(UnitPrice.of("0.0123", 1_000_000), 1000, 1000),
+        UnitKind.TOTAL_OCTETS,
+        Rate(UnitPrice.of("0.0123", 1_000_000), 1000, 1000),
         rounding=rounding,
     )
     result = price(plan, data_usage(octets))
@@ -170,8 +171,9 @@ def test_sms_per_event(standard: TariffPlan) -> None:
 
     assert sms(1) == 90_000  # 0.09 EUR
     assert sms(3) == 270_000
-    assert max_usage(standard, 200_000, SUNDAY_NOON, kind=UnitKind.EVENT,
-                     service_context_id=SMS) == 2
+    assert (
+        max_usage(standard, 200_000, SUNDAY_NOON, kind=UnitKind.EVENT, service_context_id=SMS) == 2
+    )
 
 
 # -- time bands ------------------------------------------------------------------------
@@ -190,12 +192,24 @@ def test_a_call_crossing_18_00_is_split_peak_then_off_peak(standard: TariffPlan)
     ]
     assert (result.units, result.connection_fee, result.amount) == (126, 50_000, 360_000)
     # the same instant given in UTC prices the same
-    assert price(
-        standard, Usage(UnitKind.TIME, 125, start.astimezone(UTC), VOICE, destination="4930123")
-    ) == result
+    assert (
+        price(
+            standard, Usage(UnitKind.TIME, 125, start.astimezone(UTC), VOICE, destination="4930123")
+        )
+        == result
+    )
     # 400 000 buys: fee 50 000, 60 s peak 200 000, then 150 000 off-peak = 90 s: 150 s
-    assert max_usage(standard, 400_000, start, kind=UnitKind.TIME, service_context_id=VOICE,
-                     destination="4930123") == 150
+    assert (
+        max_usage(
+            standard,
+            400_000,
+            start,
+            kind=UnitKind.TIME,
+            service_context_id=VOICE,
+            destination="4930123",
+        )
+        == 150
+    )
 
 
 def test_a_step_is_priced_in_the_band_where_it_starts() -> None:
@@ -205,14 +219,17 @@ def test_a_step_is_priced_in_the_band_where_it_starts() -> None:
     start = datetime(2024, 3, 5, 17, 59, 30, tzinfo=BERLIN)
     result = price(plan, Usage(UnitKind.TIME, 90, start))
     assert [(s.band, s.units, s.amount) for s in result.segments] == [
-        ("peak", 60, 200_000), (None, 60, 100_000),
+        ("peak", 60, 200_000),
+        (None, 60, 100_000),
     ]
 
 
 def _banded(first: int, step: int) -> TariffPlan:
     # peak 0.20, otherwise 0.10 per minute, every day 08:00-18:00 Berlin
     rate = Rate(
-        UnitPrice.of("0.10", 60), first, step,
+        UnitPrice.of("0.10", 60),
+        first,
+        step,
         band_prices=(("peak", UnitPrice.of("0.20", 60)),),
     )
     return one_rate(UnitKind.TIME, rate, bands=(peak(),))
@@ -224,18 +241,27 @@ def _banded(first: int, step: int) -> TariffPlan:
         # Spring forward: Sunday 31 March 2024, Berlin is UTC+2 from 03:00, so 18:00
         # local is 16:00 UTC. 15:59:00 UTC is 17:59 local: 60 s peak (0.20/min) =
         # 200 000, then 60 s off-peak = 100 000.
-        (datetime(2024, 3, 31, 15, 59, tzinfo=UTC), 120, [("peak", 60, 200_000),
-                                                        (None, 60, 100_000)]),
+        (
+            datetime(2024, 3, 31, 15, 59, tzinfo=UTC),
+            120,
+            [("peak", 60, 200_000), (None, 60, 100_000)],
+        ),
         # The same UTC time the day before is 16:59 CET: all peak.
         (datetime(2024, 3, 30, 15, 59, tzinfo=UTC), 120, [("peak", 120, 400_000)]),
         # Fall back: Sunday 27 October 2024, UTC+1 again, so 18:00 is 17:00 UTC.
         # 16:59:30 UTC, 90 s: 30 s peak = 100 000, 60 s off-peak = 100 000.
-        (datetime(2024, 10, 27, 16, 59, 30, tzinfo=UTC), 90, [("peak", 30, 100_000),
-                                                             (None, 60, 100_000)]),
+        (
+            datetime(2024, 10, 27, 16, 59, 30, tzinfo=UTC),
+            90,
+            [("peak", 30, 100_000), (None, 60, 100_000)],
+        ),
         # A call through the night of the change (01:00-04:00 local, off-peak all
         # along) then into peak at 08:00 CEST = 06:00 UTC: from 05:59 UTC, 120 s.
-        (datetime(2024, 3, 31, 5, 59, tzinfo=UTC), 120, [(None, 60, 100_000),
-                                                        ("peak", 60, 200_000)]),
+        (
+            datetime(2024, 3, 31, 5, 59, tzinfo=UTC),
+            120,
+            [(None, 60, 100_000), ("peak", 60, 200_000)],
+        ),
     ],
 )
 def test_band_split_on_dst_change_days(
@@ -249,21 +275,25 @@ def test_a_call_spanning_a_whole_peak_band() -> None:
     # Monday 07:59 Berlin, 10 h 2 min at 1/1, peak weekdays 08:00-18:00:
     # 60 s off-peak (100 000) + 36 000 s peak (600 min * 200 000 = 120 000 000)
     # + 60 s off-peak (100 000)
-    plan = one_rate(UnitKind.TIME, _banded(1, 1).versions[0].services[0].rates[0],
-                    bands=(peak(WEEKDAYS),))
+    plan = one_rate(
+        UnitKind.TIME, _banded(1, 1).versions[0].services[0].rates[0], bands=(peak(WEEKDAYS),)
+    )
     start = datetime(2024, 3, 4, 7, 59, tzinfo=BERLIN)
     result = price(plan, Usage(UnitKind.TIME, 36_120, start))
     assert [(s.band, s.units, s.amount) for s in result.segments] == [
-        (None, 60, 100_000), ("peak", 36_000, 120_000_000), (None, 60, 100_000),
+        (None, 60, 100_000),
+        ("peak", 36_000, 120_000_000),
+        (None, 60, 100_000),
     ]
     assert max_usage(plan, result.amount, start, kind=UnitKind.TIME) == 36_120
 
 
 def test_bands_must_not_overlap() -> None:
     with pytest.raises(TariffError, match="overlap"):
-        plan_of(Service("s", UnitKind.TIME, (per_minute("0.1", 1, 1),)),
-                bands=(peak(start="08:00", end="18:00"),
-                       peak(start="17:00", end="20:00")))
+        plan_of(
+            Service("s", UnitKind.TIME, (per_minute("0.1", 1, 1),)),
+            bands=(peak(start="08:00", end="18:00"), peak(start="17:00", end="20:00")),
+        )
 
 
 # -- tariff versions and service selection ---------------------------------------------
@@ -297,10 +327,15 @@ def test_a_specific_rating_group_beats_the_default(standard: TariffPlan) -> None
 
 
 def test_selector_precedence() -> None:
-    def svc(name: str, context: str | None = None, group: int | None = None,
-            identifier: int | None = None) -> Service:
-        return Service(name, UnitKind.EVENT, (Rate(UnitPrice.of(1, 1)),), context, group,
-                       identifier)
+    def svc(
+        name: str,
+        context: str | None = None,
+        group: int | None = None,
+        identifier: int | None = None,
+    ) -> Service:
+        return Service(
+            name, UnitKind.EVENT, (Rate(UnitPrice.of(1, 1)),), context, group, identifier
+        )
 
     plan = plan_of(
         svc("default"),
@@ -311,10 +346,14 @@ def test_selector_precedence() -> None:
         svc("group+identifier", group=1, identifier=7),
     )
 
-    def chosen(service_context_id: str | None = None, rating_group: int | None = None,
-               service_identifier: int | None = None) -> str:
-        usage = Usage(UnitKind.EVENT, 1, SUNDAY_NOON, service_context_id, rating_group,
-                      service_identifier)
+    def chosen(
+        service_context_id: str | None = None,
+        rating_group: int | None = None,
+        service_identifier: int | None = None,
+    ) -> str:
+        usage = Usage(
+            UnitKind.EVENT, 1, SUNDAY_NOON, service_context_id, rating_group, service_identifier
+        )
         return price(plan, usage).service
 
     assert chosen() == "default"
@@ -337,8 +376,10 @@ def test_the_unit_kind_is_part_of_the_selection(standard: TariffPlan) -> None:
 def test_duplicate_selectors_are_refused() -> None:
     rate = (Rate(UnitPrice.of(1, 1)),)
     with pytest.raises(TariffError, match="same selectors"):
-        plan_of(Service("a", UnitKind.EVENT, rate, rating_group=1),
-                Service("b", UnitKind.EVENT, rate, rating_group=1))
+        plan_of(
+            Service("a", UnitKind.EVENT, rate, rating_group=1),
+            Service("b", UnitKind.EVENT, rate, rating_group=1),
+        )
 
 
 def test_a_usage_must_be_aware_and_non_negative() -> None:

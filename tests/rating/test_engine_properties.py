@@ -141,12 +141,21 @@ def test_a_band_priced_like_the_default_changes_only_the_rounding(case: Case, un
     # Splitting into segments never changes the charged units, and with one price
     # everywhere only the per-segment rounding differs: at most 1 micro-unit a segment.
     rate = case.rate
-    same = Rate(rate.price, rate.first_interval, rate.next_interval, rate.connection_fee, "",
-                tuple((name, rate.price) for name, _ in rate.band_prices))
+    same = Rate(
+        rate.price,
+        rate.first_interval,
+        rate.next_interval,
+        rate.connection_fee,
+        "",
+        tuple((name, rate.price) for name, _ in rate.band_prices),
+    )
     tariff = case.plan.versions[0]
     banded = one_rate(UnitKind.TIME, same, bands=tariff.bands, rounding=tariff.rounding)
-    plain = one_rate(UnitKind.TIME, Rate(rate.price, rate.first_interval, rate.next_interval,
-                                         rate.connection_fee), rounding=tariff.rounding)
+    plain = one_rate(
+        UnitKind.TIME,
+        Rate(rate.price, rate.first_interval, rate.next_interval, rate.connection_fee),
+        rounding=tariff.rounding,
+    )
     split = price(banded, Usage(UnitKind.TIME, units, case.start))
     whole = price(plain, Usage(UnitKind.TIME, units, case.start))
     assert split.units == whole.units

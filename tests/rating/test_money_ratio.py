@@ -34,10 +34,10 @@ def test_round_ratio_worked_examples(
     assert round_ratio(numerator, denominator, rounding) == expected
 
 
-@given(
-    st.integers(-(10**30), 10**30), st.integers(1, 10**18), st.sampled_from(list(Rounding))
-)
-def test_round_ratio_agrees_with_decimal(numerator: int, denominator: int, rounding: Rounding) -> None:
+@given(st.integers(-(10**30), 10**30), st.integers(1, 10**18), st.sampled_from(list(Rounding)))
+def test_round_ratio_agrees_with_decimal(
+    numerator: int, denominator: int, rounding: Rounding
+) -> None:
     # 80 digits hold any quotient of these operands exactly enough to round it right.
     exact = Context(prec=80).divide(Decimal(numerator), Decimal(denominator))
     assert round_ratio(numerator, denominator, rounding) == int(
@@ -65,7 +65,11 @@ def test_to_micros_ratio_is_exact(amount: str | int | Decimal, expected: tuple[i
     assert to_micros_ratio(amount) == expected
 
 
-@given(st.decimals(allow_nan=False, allow_infinity=False, places=9, min_value=-10**6, max_value=10**6))
+@given(
+    st.decimals(
+        allow_nan=False, allow_infinity=False, places=9, min_value=-(10**6), max_value=10**6
+    )
+)
 def test_to_micros_ratio_agrees_with_to_micros_when_whole(amount: Decimal) -> None:
     numerator, denominator = to_micros_ratio(amount)
     assert round_ratio(numerator, denominator, Rounding.UP) == to_micros(amount, Rounding.UP)

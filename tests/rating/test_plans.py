@@ -43,16 +43,26 @@ def test_the_example_file_loads() -> None:
     assert first.rounding is Rounding.UP
     assert [s.name for s in first.services] == ["internet", "video", "voice", "sms"]
     voice = first.services[2]
-    assert [(r.prefix, r.first_interval, r.next_interval, r.connection_fee) for r in voice.rates] == [
-        ("49", 30, 6, 50_000), ("4915", 60, 60, 0), ("", 1, 1, 0),
+    assert [
+        (r.prefix, r.first_interval, r.next_interval, r.connection_fee) for r in voice.rates
+    ] == [
+        ("49", 30, 6, 50_000),
+        ("4915", 60, 60, 0),
+        ("", 1, 1, 0),
     ]
     assert second.activation == datetime(2024, 7, 1, tzinfo=BERLIN)
     product = catalog.product("Smart S")
-    assert (product.plan, product.recurring_fee, product.period) == ("standard", 9_990_000,
-                                                                      Period.MONTH)
+    assert (product.plan, product.recurring_fee, product.period) == (
+        "standard",
+        9_990_000,
+        Period.MONTH,
+    )
     data, minutes = product.bundles
-    assert (data.kind, data.amount, data.rating_groups) == (UnitKind.TOTAL_OCTETS,
-                                                           5_000_000_000, frozenset({10, 20}))
+    assert (data.kind, data.amount, data.rating_groups) == (
+        UnitKind.TOTAL_OCTETS,
+        5_000_000_000,
+        frozenset({10, 20}),
+    )
     assert (minutes.kind, minutes.amount, minutes.validity_days) == (UnitKind.TIME, 6000, 30)
     assert data.applies_to(UnitKind.TOTAL_OCTETS, 10)
     assert not data.applies_to(UnitKind.TOTAL_OCTETS, 30)
@@ -215,16 +225,28 @@ def test_nested_errors_are_found_after_the_outer_one_is_fixed() -> None:
         (('per = "1 MB"', 'per = "1 parsec"'), "plan[0].version[0].service[0].per", "unknown unit"),
         (('per = "1 MB"', "per = 0"), "plan[0].version[0].service[0].per", "> 0"),
         (('price = "0.0123"', 'price = "-1"'), "plan[0].version[0].service[0].price", "negative"),
-        (('unit = "total_octets"', 'unit = "bytes"'), "plan[0].version[0].service[0].unit",
-         "must be one of"),
+        (
+            ('unit = "total_octets"', 'unit = "bytes"'),
+            "plan[0].version[0].service[0].unit",
+            "must be one of",
+        ),
         (('from = "08:00"', 'from = "8am"'), "plan[0].version[0].band[0].from", "HH:MM"),
-        (("validity_days = 30", "validity_days = 30.0"), "product[0].bundle[0].validity_days",
-         "float"),
-        (('recurring_fee = "9.99"', "recurring_fee = 9.99"), "product[0].recurring_fee",
-         "quote it"),
+        (
+            ("validity_days = 30", "validity_days = 30.0"),
+            "product[0].bundle[0].validity_days",
+            "float",
+        ),
+        (
+            ('recurring_fee = "9.99"', "recurring_fee = 9.99"),
+            "product[0].recurring_fee",
+            "quote it",
+        ),
         (('period = "month"', 'period = "fortnight"'), "product[0].period", "must be one of"),
-        (("rating_groups = [10, 20]", 'rating_groups = ["ten"]'), "product[0].bundle[0].rating_groups",
-         "integers"),
+        (
+            ("rating_groups = [10, 20]", 'rating_groups = ["ten"]'),
+            "product[0].bundle[0].rating_groups",
+            "integers",
+        ),
     ],
 )
 def test_field_validation(edit: tuple[str, str], field: str, complaint: str) -> None:

@@ -11,8 +11,19 @@ RATING = pathlib.Path(__file__).resolve().parents[2] / "rating"
 SOURCES = sorted(RATING.glob("*.py"))
 
 #: calls that read the clock, the environment or files
-FORBIDDEN_CALLS = {"now", "utcnow", "today", "time", "monotonic", "perf_counter", "open",
-                   "getenv", "read_text", "read_bytes", "float"}
+FORBIDDEN_CALLS = {
+    "now",
+    "utcnow",
+    "today",
+    "time",
+    "monotonic",
+    "perf_counter",
+    "open",
+    "getenv",
+    "read_text",
+    "read_bytes",
+    "float",
+}
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.name)

@@ -48,8 +48,7 @@ def require_pg() -> None:
 
 
 def pg_url(schema: str, *, port: int = PG_PORT) -> str:
-    return (f"postgresql+psycopg://postgres@{PG_HOST}:{port}/test"
-            f"?options=-csearch_path%3D{schema}")
+    return f"postgresql+psycopg://postgres@{PG_HOST}:{port}/test?options=-csearch_path%3D{schema}"
 
 
 @dataclass
@@ -104,16 +103,26 @@ class Seeded:
 def seed(engine: Engine, n_accounts: int = 3, *, prefix: str = "4917000") -> Seeded:
     """One prepaid customer, one product, ``n_accounts`` accounts at balance 0."""
     with write_transaction(engine) as conn:
-        customer = queries.create_customer(conn, name="ACME Mobile", currency="EUR",
-                                           billing_mode=BillingMode.PREPAID)
-        product = queries.create_product(conn, name=f"basic-{prefix}", tariff_plan="basic",
-                                         currency="EUR", recurring_fee=5_000_000)
+        customer = queries.create_customer(
+            conn, name="ACME Mobile", currency="EUR", billing_mode=BillingMode.PREPAID
+        )
+        product = queries.create_product(
+            conn,
+            name=f"basic-{prefix}",
+            tariff_plan="basic",
+            currency="EUR",
+            recurring_fee=5_000_000,
+        )
         ids, msisdns = [], []
         for i in range(n_accounts):
             msisdn = f"{prefix}{i:05d}"
             account, _ = events.create_account(
-                conn, msisdn=msisdn, customer_id=customer.customer_id,
-                product_id=product.product_id, idempotency_key=f"create-{msisdn}")
+                conn,
+                msisdn=msisdn,
+                customer_id=customer.customer_id,
+                product_id=product.product_id,
+                idempotency_key=f"create-{msisdn}",
+            )
             ids.append(account.account_id)
             msisdns.append(msisdn)
     return Seeded(customer.customer_id, product.product_id, ids, msisdns)

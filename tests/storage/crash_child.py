@@ -38,11 +38,22 @@ def main(url: str, seed: int, first_charge: int) -> None:
             account = rng.choice(accounts)
             name = f"charge-{charge}"
             # reserve then commit, like a CCR-I/CCR-T pair in one batch
-            postings.append(Posting(next_posting, account, PostingKind.RESERVE, 0, 500,
-                                    session_id=name, cause=name))
-            postings.append(Posting(next_posting + 1, account, PostingKind.COMMIT,
-                                    -rng.randint(1, 1000), -500, session_id=name,
-                                    cause=name))
+            postings.append(
+                Posting(
+                    next_posting, account, PostingKind.RESERVE, 0, 500, session_id=name, cause=name
+                )
+            )
+            postings.append(
+                Posting(
+                    next_posting + 1,
+                    account,
+                    PostingKind.COMMIT,
+                    -rng.randint(1, 1000),
+                    -500,
+                    session_id=name,
+                    cause=name,
+                )
+            )
             sessions.append(SessionRow(name, 1, account, "open", 0, "pgw", reserved=0))
             next_posting += 2
             names.append(name)

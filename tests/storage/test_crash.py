@@ -34,9 +34,19 @@ ROUNDS = 4
 def run_and_kill(url: str, child_seed: int, first_charge: int, rng: random.Random) -> set[str]:
     """Start the child, let it ack a random number of charges, SIGKILL it; return acks."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.storage.crash_child", url, str(child_seed),
-         str(first_charge)],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "tests.storage.crash_child",
+            url,
+            str(child_seed),
+            str(first_charge),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     lines: queue.Queue[str | None] = queue.Queue()
 
     def read() -> None:
@@ -67,16 +77,21 @@ def run_and_kill(url: str, child_seed: int, first_charge: int, rng: random.Rando
 
 
 def test_every_acknowledged_charge_survives_sigkill_exactly_once(
-        database: Database, engine: Engine) -> None:
+    database: Database, engine: Engine
+) -> None:
     seed(engine, 20)
     rng = random.Random(20240611)
     acked: set[str] = set()
     for round_ in range(ROUNDS):
         acked |= run_and_kill(database.url, rng.randrange(10**6), round_ * 10**7, rng)
         with read_transaction(engine) as conn:
-            counts: dict[str, int] = dict(conn.execute(
-                select(postings.c.cause, func.count()).where(postings.c.kind == "commit")
-                .group_by(postings.c.cause)).all())
+            counts: dict[str, int] = dict(
+                conn.execute(
+                    select(postings.c.cause, func.count())
+                    .where(postings.c.kind == "commit")
+                    .group_by(postings.c.cause)
+                ).all()
+            )
             mismatches = queries.verify_balances(conn)
             reserved = conn.execute(select(func.sum(postings.c.reserved))).scalar()
         missing = acked - set(counts)

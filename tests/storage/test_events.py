@@ -25,7 +25,8 @@ from tests.storage.conftest import Seeded
 
 
 def test_a_repeated_top_up_key_is_a_no_op_returning_the_original(
-        engine: Engine, seeded: Seeded) -> None:
+    engine: Engine, seeded: Seeded
+) -> None:
     msisdn = seeded.msisdns[0]
     with write_transaction(engine) as conn:
         first = events.topup(conn, msisdn, 10_000_000, "pay-1")
@@ -39,8 +40,14 @@ def test_a_repeated_top_up_key_is_a_no_op_returning_the_original(
         with pytest.raises(IdempotencyConflict):
             events.adjust(conn, msisdn, 10_000_000, "pay-1", reason="same key, other kind")
     with read_transaction(engine) as conn:
-        assert conn.execute(select(func.count()).select_from(account_events).where(
-            account_events.c.kind == "topup")).scalar() == 1
+        assert (
+            conn.execute(
+                select(func.count())
+                .select_from(account_events)
+                .where(account_events.c.kind == "topup")
+            ).scalar()
+            == 1
+        )
         # The event is all a top-up writes: the OCS owns the balance and applies it.
         account = queries.get_account(conn, seeded.account_ids[0])
         assert account.balance == 0
@@ -61,11 +68,13 @@ def test_invalid_changes_are_refused_and_write_nothing(engine: Engine, seeded: S
 
 
 def test_status_and_product_changes_update_the_account_with_their_event(
-        engine: Engine, seeded: Seeded) -> None:
+    engine: Engine, seeded: Seeded
+) -> None:
     msisdn = seeded.msisdns[1]
     with write_transaction(engine) as conn:
-        blocked = events.set_status(conn, msisdn, AccountStatus.BLOCKED, "blk-1",
-                                    reason="fraud check")
+        blocked = events.set_status(
+            conn, msisdn, AccountStatus.BLOCKED, "blk-1", reason="fraud check"
+        )
         assert events.set_status(conn, msisdn, AccountStatus.BLOCKED, "blk-1").created is False
         events.set_status(conn, msisdn, AccountStatus.ACTIVE, "unblk-1")
         queries.create_product(conn, name="gold", tariff_plan="gold", currency="EUR")
@@ -82,12 +91,18 @@ def test_status_and_product_changes_update_the_account_with_their_event(
         assert account.status is AccountStatus.CLOSED
         assert queries.get_product(conn, product_id=account.product_id).name == "gold"
         kinds = [e.kind for e in events.read_events(conn, 0) if e.account_id == account.account_id]
-    assert kinds == [EventKind.CREATED, EventKind.BLOCKED, EventKind.UNBLOCKED,
-                     EventKind.PRODUCT_CHANGED, EventKind.CLOSED]
+    assert kinds == [
+        EventKind.CREATED,
+        EventKind.BLOCKED,
+        EventKind.UNBLOCKED,
+        EventKind.PRODUCT_CHANGED,
+        EventKind.CLOSED,
+    ]
 
 
 def test_each_consumer_applies_each_event_once_with_its_own_cursor(
-        engine: Engine, seeded: Seeded) -> None:
+    engine: Engine, seeded: Seeded
+) -> None:
     with write_transaction(engine) as conn:
         for i in range(5):
             events.topup(conn, seeded.msisdns[0], 1_000_000, f"t{i}")
@@ -112,7 +127,8 @@ def test_each_consumer_applies_each_event_once_with_its_own_cursor(
 
 
 def test_event_ids_are_in_commit_order_so_no_consumer_skips_one(
-        engine: Engine, seeded: Seeded) -> None:
+    engine: Engine, seeded: Seeded
+) -> None:
     # Without the outbox lock, a transaction that started later could commit a larger
     # id first, and a consumer advancing past it would never see the smaller one.
     second: list[int] = []
@@ -132,27 +148,43 @@ def test_event_ids_are_in_commit_order_so_no_consumer_skips_one(
     assert second[0] > first
 
 
-def ocs_apply_pending_events(engine: Engine, writer: GroupCommitWriter, next_posting: int,
-                             *, crash_before_submit: bool = False) -> int:
+def ocs_apply_pending_events(
+    engine: Engine,
+    writer: GroupCommitWriter,
+    next_posting: int,
+    *,
+    crash_before_submit: bool = False,
+) -> int:
     """What the OCS does with money events (storage.events docstring): one ADJUST posting
     per event, submitted with the cursor advance, so both commit or neither does."""
     with read_transaction(engine) as conn:
         state = queries.load_state(conn)
         pending = events.read_events(conn, state.cursors.get(events.OCS_CONSUMER, 0))
-    batch = [Posting(next_posting + i, e.account_id, PostingKind.ADJUST, e.amount or 0, 0,
-                     cause=e.idempotency_key)
-             for i, e in enumerate(pending) if e.kind in MONEY_EVENTS]
+    batch = [
+        Posting(
+            next_posting + i,
+            e.account_id,
+            PostingKind.ADJUST,
+            e.amount or 0,
+            0,
+            cause=e.idempotency_key,
+        )
+        for i, e in enumerate(pending)
+        if e.kind in MONEY_EVENTS
+    ]
     if crash_before_submit or not pending:
         return len(batch)
-    ticket = writer.submit(WriteBatch(postings=batch,
-                                      cursors=[(events.OCS_CONSUMER, pending[-1].event_id)]))
+    ticket = writer.submit(
+        WriteBatch(postings=batch, cursors=[(events.OCS_CONSUMER, pending[-1].event_id)])
+    )
     assert ticket.wait(10)
     assert ticket.error() is None
     return len(batch)
 
 
 def test_top_ups_are_applied_exactly_once_across_ocs_crashes(
-        engine: Engine, seeded: Seeded) -> None:
+    engine: Engine, seeded: Seeded
+) -> None:
     msisdn, account_id = seeded.msisdns[0], seeded.account_ids[0]
     with write_transaction(engine) as conn:
         events.topup(conn, msisdn, 5_000_000, "pay-1")

@@ -78,8 +78,9 @@ class StateLog:
 
 
 def charge(pid: int, account_id: int) -> WriteBatch:
-    return WriteBatch(postings=[Posting(pid, account_id, PostingKind.COMMIT, -pid, 0,
-                                        cause=f"charge-{pid}")])
+    return WriteBatch(
+        postings=[Posting(pid, account_id, PostingKind.COMMIT, -pid, 0, cause=f"charge-{pid}")]
+    )
 
 
 def state_of(writer: GroupCommitWriter) -> WriterState:
@@ -87,12 +88,14 @@ def state_of(writer: GroupCommitWriter) -> WriterState:
 
 
 def writer_for(outage: Outage, log: StateLog) -> GroupCommitWriter:
-    return GroupCommitWriter(outage.writer_engine, retry_initial_s=0.01, retry_max_s=0.1,
-                             on_state_change=log)
+    return GroupCommitWriter(
+        outage.writer_engine, retry_initial_s=0.01, retry_max_s=0.1, on_state_change=log
+    )
 
 
 def test_batches_wait_while_the_database_is_down_and_commit_when_it_is_back(
-        outage: Outage, engine: Engine, seeded: Seeded) -> None:
+    outage: Outage, engine: Engine, seeded: Seeded
+) -> None:
     a = seeded.account_ids[0]
     log = StateLog()
     with writer_for(outage, log) as writer:
@@ -116,7 +119,8 @@ def test_batches_wait_while_the_database_is_down_and_commit_when_it_is_back(
 
 
 def test_the_writer_starts_while_the_database_is_down(
-        outage: Outage, engine: Engine, seeded: Seeded) -> None:
+    outage: Outage, engine: Engine, seeded: Seeded
+) -> None:
     outage.down()
     log = StateLog()
     with writer_for(outage, log) as writer:
@@ -130,7 +134,8 @@ def test_the_writer_starts_while_the_database_is_down(
 
 
 def test_close_with_a_deadline_hands_back_what_it_could_not_write(
-        outage: Outage, engine: Engine, seeded: Seeded) -> None:
+    outage: Outage, engine: Engine, seeded: Seeded
+) -> None:
     log = StateLog()
     writer = writer_for(outage, log).start()
     outage.down()

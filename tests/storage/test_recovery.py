@@ -23,30 +23,73 @@ from tests.storage.conftest import Seeded
 
 
 def test_load_state_returns_balances_holds_buckets_sessions_and_counters(
-        engine: Engine, seeded: Seeded) -> None:
+    engine: Engine, seeded: Seeded
+) -> None:
     a, b = seeded.account_ids[:2]
     with write_transaction(engine) as conn:
-        bucket = queries.create_bucket(conn, account_id=a, kind=BucketKind.DATA, units=10**9,
-                                       valid_from_us=0, valid_until_us=10**16,
-                                       rating_group=32, priority=1)
+        bucket = queries.create_bucket(
+            conn,
+            account_id=a,
+            kind=BucketKind.DATA,
+            units=10**9,
+            valid_from_us=0,
+            valid_until_us=10**16,
+            rating_group=32,
+            priority=1,
+        )
     with GroupCommitWriter(engine) as writer:
-        writer.submit(WriteBatch(
-            postings=[Posting(1, a, PostingKind.ADJUST, 10_000_000, 0, cause="pay-1"),
-                      Posting(2, a, PostingKind.RESERVE, 0, 2_000_000, None, "s1", 10),
-                      Posting(3, a, PostingKind.RESERVE, 0, 5_000_000, bucket.bucket_id,
-                              "s1", 32),
-                      Posting(4, b, PostingKind.RESERVE, 0, 1_000, None, "s2")],
-            sessions=[SessionRow("s1", 10, a, "open", 0, "pgw1", reserved=2_000_000,
-                                 granted_units=600, expires_at_us=99),
-                      SessionRow("s1", 32, a, "open", 0, "pgw1", bucket_id=bucket.bucket_id,
-                                 bucket_reserved=5_000_000, expires_at_us=99),
-                      SessionRow("s2", NO_RATING_GROUP, b, "open", 3, "mme2", reserved=1_000,
-                                 expires_at_us=77)],
-            cursors=[("ocs", 4)])).wait(10)
+        writer.submit(
+            WriteBatch(
+                postings=[
+                    Posting(1, a, PostingKind.ADJUST, 10_000_000, 0, cause="pay-1"),
+                    Posting(2, a, PostingKind.RESERVE, 0, 2_000_000, None, "s1", 10),
+                    Posting(3, a, PostingKind.RESERVE, 0, 5_000_000, bucket.bucket_id, "s1", 32),
+                    Posting(4, b, PostingKind.RESERVE, 0, 1_000, None, "s2"),
+                ],
+                sessions=[
+                    SessionRow(
+                        "s1",
+                        10,
+                        a,
+                        "open",
+                        0,
+                        "pgw1",
+                        reserved=2_000_000,
+                        granted_units=600,
+                        expires_at_us=99,
+                    ),
+                    SessionRow(
+                        "s1",
+                        32,
+                        a,
+                        "open",
+                        0,
+                        "pgw1",
+                        bucket_id=bucket.bucket_id,
+                        bucket_reserved=5_000_000,
+                        expires_at_us=99,
+                    ),
+                    SessionRow(
+                        "s2",
+                        NO_RATING_GROUP,
+                        b,
+                        "open",
+                        3,
+                        "mme2",
+                        reserved=1_000,
+                        expires_at_us=77,
+                    ),
+                ],
+                cursors=[("ocs", 4)],
+            )
+        ).wait(10)
         # CCR-T of s2: commit 800 of the 1 000 held, drop the session row
-        writer.submit(WriteBatch(
-            postings=[Posting(5, b, PostingKind.COMMIT, -800, -1_000, None, "s2")],
-            closed=[SessionKey("s2")])).wait(10)
+        writer.submit(
+            WriteBatch(
+                postings=[Posting(5, b, PostingKind.COMMIT, -800, -1_000, None, "s2")],
+                closed=[SessionKey("s2")],
+            )
+        ).wait(10)
     with read_transaction(engine) as conn:
         state = queries.load_state(conn)
     by_id = {acc.account_id: acc for acc in state.accounts}
@@ -58,9 +101,10 @@ def test_load_state_returns_balances_holds_buckets_sessions_and_counters(
     [loaded_bucket] = state.buckets
     assert (loaded_bucket.remaining, loaded_bucket.reserved) == (10**9, 5_000_000)
     assert loaded_bucket.rating_group == 32
-    assert [(s.session_id, s.rating_group, s.reserved, s.bucket_id, s.bucket_reserved)
-            for s in state.sessions] == [("s1", 10, 2_000_000, None, 0),
-                                         ("s1", 32, 0, bucket.bucket_id, 5_000_000)]
+    assert [
+        (s.session_id, s.rating_group, s.reserved, s.bucket_id, s.bucket_reserved)
+        for s in state.sessions
+    ] == [("s1", 10, 2_000_000, None, 0), ("s1", 32, 0, bucket.bucket_id, 5_000_000)]
     assert state.sessions[0].granted_units == 600
     assert state.max_posting_id == 5
     assert state.cursors == {"ocs": 4}
@@ -75,21 +119,40 @@ def test_an_empty_database_loads_as_empty(engine: Engine) -> None:
 
 def test_catalog_round_trips(engine: Engine) -> None:
     with write_transaction(engine) as conn:
-        customer = queries.create_customer(conn, name="Corp", currency="EUR",
-                                           billing_mode=BillingMode.POSTPAID,
-                                           credit_limit=50_000_000, tax_class="business")
+        customer = queries.create_customer(
+            conn,
+            name="Corp",
+            currency="EUR",
+            billing_mode=BillingMode.POSTPAID,
+            credit_limit=50_000_000,
+            tax_class="business",
+        )
         product = queries.create_product(
-            conn, name="unlimited", tariff_plan="flat", currency="EUR",
+            conn,
+            name="unlimited",
+            tariff_plan="flat",
+            currency="EUR",
             recurring_fee=19_990_000,
-            bundles=[Bundle(BucketKind.DATA, 10 * 2**30, 32, priority=1),
-                     Bundle(BucketKind.SMS, 100)])
+            bundles=[
+                Bundle(BucketKind.DATA, 10 * 2**30, 32, priority=1),
+                Bundle(BucketKind.SMS, 100),
+            ],
+        )
         account, created = events.create_account(
-            conn, msisdn="491511234567", imsi="262011234567890",
-            customer_id=customer.customer_id, product_id=product.product_id,
-            idempotency_key="signup-1")
+            conn,
+            msisdn="491511234567",
+            imsi="262011234567890",
+            customer_id=customer.customer_id,
+            product_id=product.product_id,
+            idempotency_key="signup-1",
+        )
         again, replay = events.create_account(
-            conn, msisdn="491511234567", customer_id=customer.customer_id,
-            product_id=product.product_id, idempotency_key="signup-1")
+            conn,
+            msisdn="491511234567",
+            customer_id=customer.customer_id,
+            product_id=product.product_id,
+            idempotency_key="signup-1",
+        )
     assert created.created
     assert not replay.created
     assert again == account

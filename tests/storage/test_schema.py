@@ -42,10 +42,17 @@ def test_constraint_names_follow_the_naming_convention(database: Database) -> No
 
 
 def test_money_columns_are_integers_never_numeric_or_float() -> None:
-    money = {("accounts", "balance"), ("accounts", "reserved"), ("customers", "credit_limit"),
-             ("products", "recurring_fee"), ("postings", "amount"), ("postings", "reserved"),
-             ("cc_sessions", "reserved"), ("account_events", "amount"),
-             ("buckets", "remaining")}
+    money = {
+        ("accounts", "balance"),
+        ("accounts", "reserved"),
+        ("customers", "credit_limit"),
+        ("products", "recurring_fee"),
+        ("postings", "amount"),
+        ("postings", "reserved"),
+        ("cc_sessions", "reserved"),
+        ("account_events", "amount"),
+        ("buckets", "remaining"),
+    }
     for table, column in money:
         assert isinstance(metadata.tables[table].c[column].type, BigInteger | Integer)
 
@@ -54,8 +61,12 @@ def test_a_database_newer_than_the_code_is_refused(database: Database) -> None:
     engine = create_engine(database.url)
     migrations.migrate(engine)
     with write_transaction(engine) as conn:
-        conn.execute(text("INSERT INTO schema_version (version, name, applied_at_us) "
-                          "VALUES (99, 'from the future', 0)"))
+        conn.execute(
+            text(
+                "INSERT INTO schema_version (version, name, applied_at_us) "
+                "VALUES (99, 'from the future', 0)"
+            )
+        )
     with pytest.raises(SchemaError, match="newer than this code"):
         migrations.migrate(engine)
     engine.dispose()
@@ -71,8 +82,9 @@ def test_tables_without_a_version_are_not_adopted(database: Database) -> None:
 
 
 def test_sqlite_pragmas(tmp_path: Path) -> None:
-    engine = create_engine(f"sqlite:///{tmp_path}/p.db", synchronous=db.Synchronous.FULL,
-                           busy_timeout_ms=1234)
+    engine = create_engine(
+        f"sqlite:///{tmp_path}/p.db", synchronous=db.Synchronous.FULL, busy_timeout_ms=1234
+    )
     with read_transaction(engine) as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL

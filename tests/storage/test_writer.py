@@ -27,16 +27,36 @@ from storage.writer import GroupCommitWriter, WriterState, completed
 from tests.storage.conftest import Seeded
 
 
-def posting(pid: int, account_id: int, amount: int, reserved: int = 0, *,
-            kind: PostingKind = PostingKind.COMMIT, bucket_id: int | None = None,
-            **extra: object) -> Posting:
-    return Posting(pid, account_id, kind, amount, reserved, bucket_id,
-                   at_us=1_700_000_000_000_000 + pid, cause=f"charge-{pid}", **extra)  # type: ignore[arg-type]
+def posting(
+    pid: int,
+    account_id: int,
+    amount: int,
+    reserved: int = 0,
+    *,
+    kind: PostingKind = PostingKind.COMMIT,
+    bucket_id: int | None = None,
+    **extra: object,
+) -> Posting:
+    return Posting(
+        pid,
+        account_id,
+        kind,
+        amount,
+        reserved,
+        bucket_id,
+        at_us=1_700_000_000_000_000 + pid,
+        cause=f"charge-{pid}",
+        **extra,  # type: ignore[arg-type]
+    )
 
 
 def session(sid: str, rg: int, account_id: int, **kw: object) -> SessionRow:
-    fields: dict[str, object] = {"state": "open", "request_number": 0,
-                                 "origin_host": "pgw1.example", "expires_at_us": 10}
+    fields: dict[str, object] = {
+        "state": "open",
+        "request_number": 0,
+        "origin_host": "pgw1.example",
+        "expires_at_us": 10,
+    }
     fields.update(kw)
     return SessionRow(sid, rg, account_id, **fields)  # type: ignore[arg-type]
 
@@ -62,17 +82,26 @@ def test_batches_are_acked_after_commit_with_every_column(engine: Engine, seeded
         account = queries.get_account(conn, a)
     assert [tuple(r) for r in rows] == [
         (1, a, "reserve", 0, 250, None, "sess;1", 32, 1234, "ccr-1", False),
-        (2, a, "commit", -300, -250, None, "sess;1", 32, 1235, "ccr-2", True)]
+        (2, a, "commit", -300, -250, None, "sess;1", 32, 1235, "ccr-2", True),
+    ]
     assert (account.balance, account.reserved) == (-300, 0)  # an overrun may go below zero
 
 
 def test_balances_equal_the_sum_of_postings_after_many_concurrent_batches(
-        engine: Engine, seeded: Seeded) -> None:
+    engine: Engine, seeded: Seeded
+) -> None:
     with write_transaction(engine) as conn:
-        buckets = [queries.create_bucket(conn, account_id=a, kind=BucketKind.DATA,
-                                         units=10_000_000, valid_from_us=0,
-                                         valid_until_us=2**62).bucket_id
-                   for a in seeded.account_ids]
+        buckets = [
+            queries.create_bucket(
+                conn,
+                account_id=a,
+                kind=BucketKind.DATA,
+                units=10_000_000,
+                valid_from_us=0,
+                valid_until_us=2**62,
+            ).bucket_id
+            for a in seeded.account_ids
+        ]
     expected: dict[tuple[int, int | None], int] = {}
     lock = threading.Lock()
     next_id = iter(range(1, 10**9))
@@ -86,15 +115,21 @@ def test_balances_equal_the_sum_of_postings_after_many_concurrent_batches(
                 account, bucket = seeded.account_ids[i], rng.choice([None, buckets[i]])
                 amount = rng.randint(-5_000, 5_000)
                 with lock:  # the ledger's posting counter is one sequence
-                    batch.append(posting(next(next_id), account, amount, bucket_id=bucket,
-                                         kind=PostingKind.ADJUST))
+                    batch.append(
+                        posting(
+                            next(next_id),
+                            account,
+                            amount,
+                            bucket_id=bucket,
+                            kind=PostingKind.ADJUST,
+                        )
+                    )
                     expected[account, bucket] = expected.get((account, bucket), 0) + amount
             tickets.append(writer.submit(WriteBatch(postings=batch)))
 
     per_thread: list[list[Ticket]] = [[], [], []]
     with GroupCommitWriter(engine) as writer:
-        threads = [threading.Thread(target=producer, args=(n, t))
-                   for n, t in enumerate(per_thread)]
+        threads = [threading.Thread(target=producer, args=(n, t)) for n, t in enumerate(per_thread)]
         for t in threads:
             t.start()
         for t in threads:
@@ -111,14 +146,22 @@ def test_balances_equal_the_sum_of_postings_after_many_concurrent_batches(
 
 
 def test_sessions_are_upserted_and_deleted_in_submission_order(
-        engine: Engine, seeded: Seeded) -> None:
+    engine: Engine, seeded: Seeded
+) -> None:
     a = seeded.account_ids[0]
     writer = GroupCommitWriter(engine)
     # Submitted before start(): all of these form ONE group, exercising the collapse.
-    writer.submit(WriteBatch(sessions=[session("s1", 1, a), session("s1", 2, a),
-                                       session("s2", NO_RATING_GROUP, a)]))
-    writer.submit(WriteBatch(sessions=[session("s1", 1, a, request_number=1, reserved=7)],
-                             closed=[SessionKey("s1", 2)]))
+    writer.submit(
+        WriteBatch(
+            sessions=[session("s1", 1, a), session("s1", 2, a), session("s2", NO_RATING_GROUP, a)]
+        )
+    )
+    writer.submit(
+        WriteBatch(
+            sessions=[session("s1", 1, a, request_number=1, reserved=7)],
+            closed=[SessionKey("s1", 2)],
+        )
+    )
     writer.submit(WriteBatch(closed=[SessionKey("s2")]))
     writer.submit(WriteBatch(sessions=[session("s2", 5, a)]))  # reopened after the delete
     writer.submit(WriteBatch(sessions=[session("s3", 1, a)], closed=[SessionKey("s3")]))
@@ -126,9 +169,14 @@ def test_sessions_are_upserted_and_deleted_in_submission_order(
     assert writer.flush(timeout=10)
     assert writer.stats.groups == 1
     with read_transaction(engine) as conn:
-        rows = conn.execute(select(cc_sessions.c.session_id, cc_sessions.c.rating_group,
-                                   cc_sessions.c.request_number, cc_sessions.c.reserved)
-                            .order_by(cc_sessions.c.session_id)).all()
+        rows = conn.execute(
+            select(
+                cc_sessions.c.session_id,
+                cc_sessions.c.rating_group,
+                cc_sessions.c.request_number,
+                cc_sessions.c.reserved,
+            ).order_by(cc_sessions.c.session_id)
+        ).all()
     assert [tuple(r) for r in rows] == [("s1", 1, 1, 7), ("s2", 5, 0, 0)]
     writer.close()
     with write_transaction(engine) as conn:  # the same operations one by one agree
@@ -141,8 +189,7 @@ def test_sessions_are_upserted_and_deleted_in_submission_order(
         assert conn.execute(select(cc_sessions)).all() == []
 
 
-def test_cursors_advance_with_the_batch_and_never_move_back(
-        engine: Engine, seeded: Seeded) -> None:
+def test_cursors_advance_with_the_batch_and_never_move_back(engine: Engine, seeded: Seeded) -> None:
     from storage.events import get_cursor
 
     with GroupCommitWriter(engine) as writer:
@@ -154,7 +201,8 @@ def test_cursors_advance_with_the_batch_and_never_move_back(
 
 
 def test_a_bad_submission_fails_alone_and_the_rest_of_its_group_commits(
-        engine: Engine, seeded: Seeded) -> None:
+    engine: Engine, seeded: Seeded
+) -> None:
     a, b = seeded.account_ids[:2]
     writer = GroupCommitWriter(engine)
     good1 = writer.submit(WriteBatch(postings=[posting(1, a, -10)]))
@@ -197,7 +245,8 @@ def test_a_replayed_posting_id_is_never_charged_twice(engine: Engine, seeded: Se
 
 
 def test_tickets_complete_once_and_late_callbacks_run_at_once(
-        engine: Engine, seeded: Seeded) -> None:
+    engine: Engine, seeded: Seeded
+) -> None:
     calls: list[tuple[str, bool]] = []
     with GroupCommitWriter(engine) as writer:
         ticket = writer.submit(WriteBatch(postings=[posting(1, seeded.account_ids[0], -1)]))
@@ -214,7 +263,8 @@ def test_tickets_complete_once_and_late_callbacks_run_at_once(
 
 
 async def test_a_trio_task_awaits_a_ticket_without_blocking_the_loop(
-        engine: Engine, seeded: Seeded) -> None:
+    engine: Engine, seeded: Seeded
+) -> None:
     # The boundary the OCS uses (storage.ticket docstring): storage never imports trio.
     token = trio.lowlevel.current_trio_token()
     with GroupCommitWriter(engine) as writer:
