@@ -147,6 +147,8 @@ class Outcome:
     closed: list[SessionKey] = field(default_factory=list)
     #: rating groups that ran out (FUI or 4012): a top-up should re-authorize them
     exhausted: list[int] = field(default_factory=list)
+    #: the ledger keys (rating group, or NO_RATING_GROUP) this request settled or held
+    touched: set[int] = field(default_factory=set)
 
 
 class _Rated:
@@ -460,6 +462,7 @@ class Charger:
     ) -> MsccAnswer:
         rating_group = mscc.rating_group
         key = NO_RATING_GROUP if rating_group is None else rating_group
+        outcome.touched.add(key)
         rated = self._rated(request, subscriber, mscc, wall)
         if rated is None:
             # The tariff sells nothing for this rating group: a barred service
@@ -576,10 +579,7 @@ class Charger:
         """Rows that let the session resume after a crash (storage.records.SessionRow)."""
         now_us = int(wall * 1_000_000)
         expires_us = now_us + int(self.policy.tcc * 1_000_000)
-        touched = {
-            m.rating_group if m.rating_group is not None else NO_RATING_GROUP for m in outcome.msccs
-        } or {NO_RATING_GROUP}
-        for key in sorted(touched):
+        for key in sorted(outcome.touched):
             hold = self.ledger.reservation(session.session_id, key)
             if hold is None:
                 outcome.closed.append(SessionKey(session.session_id, key))

@@ -93,7 +93,6 @@ class CreditControlHandler:
         metrics: Metrics,
         clock: Callable[[], float],
         wall_clock: Callable[[], float] = time.time,
-        on_exhausted: Callable[[str, int], None] | None = None,
     ) -> None:
         self.charger = charger
         self.persistence = persistence
@@ -101,7 +100,6 @@ class CreditControlHandler:
         self.metrics = metrics
         self.clock = clock
         self.wall_clock = wall_clock
-        self.on_exhausted = on_exhausted
         self.encoder = CcaEncoder(
             origin_host=options.origin_host,
             origin_realm=options.origin_realm,
@@ -215,9 +213,6 @@ class CreditControlHandler:
             work.closed += outcome.closed
             for mscc in outcome.msccs:
                 metrics.mscc_results.labels(str(mscc.result_code)).inc()
-            if self.on_exhausted is not None:
-                for rating_group in outcome.exhausted:
-                    self.on_exhausted(request.session_id, rating_group)
             metrics.answers.labels(str(outcome.result_code)).inc()
             answer = self.encoder.encode(
                 request,

@@ -303,3 +303,25 @@ def test_bucket_first_then_money() -> None:
     )
     assert c.ledger.account(1).bucket(7).balance == 0
     assert c.ledger.account(1).balance == 10 * EUR - 20_000  # only 2 MB from money
+
+
+def test_single_service_session_persists_its_own_rating_group() -> None:
+    c = charger((1, "4917001", 10 * EUR, None))
+    raw = encode_ccr(
+        session_id="gw;single",
+        origin_host="gw.test",
+        origin_realm="test",
+        destination_realm="ocs",
+        service_context_id="32251@3gpp.org",
+        cc_request_type=T.INITIAL_REQUEST,
+        cc_request_number=0,
+        hop_by_hop=1,
+        end_to_end=1,
+        subscription_ids=[(SubscriptionIdType.END_USER_E164, "4917001")],
+        requested_service_unit=ServiceUnits(),
+        extra=bytes.fromhex("000001b04000000c00000021"),  # Rating-Group 33 at command level
+    )
+    out = c.credit_control(parse_ccr(decode_message(raw)), now=0, wall=WALL)
+    assert out.msccs == []  # single-service: the grant is at the command level
+    assert any(a.code == AvpCode.GRANTED_SERVICE_UNIT for a in decode_avps(out.extra))
+    assert [(row.rating_group, row.reserved) for row in out.sessions] == [(33, 100_000)]
