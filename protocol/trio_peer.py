@@ -227,7 +227,10 @@ class _Driver:
                 log.warning(
                     "rejected request: %s (Result-Code %d)", event.reason, event.result_code
                 )
-            elif isinstance(event, (PeerClosing, WatchdogFailed)):
+            elif isinstance(event, PeerClosing):
+                # DPR is the graceful way out (RFC 6733 §5.4): nothing to warn about.
+                log.info("peer disconnecting: Disconnect-Cause %d", event.cause)
+            elif isinstance(event, WatchdogFailed):
                 log.warning("peer: %r", event)
 
     async def after(self) -> None:
