@@ -152,12 +152,21 @@ class Outcome:
 
 
 class _Rated:
-    """A rating group's pricing context: which unit, which tariff, at what time."""
+    """A rating group's pricing context: which unit, which tariff, from when.
+
+    Time is rated per call: ``offset`` units of the session were already charged, so a
+    report of ``n`` more costs ``price(offset + n) - price(offset)``. The first interval,
+    the connection fee and the rounding then apply once per call, as the tariff says,
+    not once per interim report (a 90 s call in three 30 s reports on a 60/60 tariff
+    costs two minutes, not three). Volume and events are priced per report.
+    """
 
     __slots__ = (
+        "_base",
         "bucket_kind",
         "destination",
         "kind",
+        "offset",
         "plan",
         "rating_group",
         "service_context_id",
@@ -174,6 +183,7 @@ class _Rated:
         rating_group: int | None,
         service_identifier: int | None,
         destination: str | None,
+        offset: int = 0,
     ) -> None:
         self.plan = plan
         self.kind = kind
@@ -183,8 +193,10 @@ class _Rated:
         self.rating_group = rating_group
         self.service_identifier = service_identifier
         self.destination = destination
+        self.offset = offset
+        self._base: Micros | None = None
 
-    def price_of(self, units: int) -> Micros:
+    def _price(self, units: int) -> Micros:
         usage = Usage(
             self.kind,
             units,
@@ -196,20 +208,37 @@ class _Rated:
         )
         return price(self.plan, usage).amount
 
+    def base(self) -> Micros:
+        """What the units charged so far cost (0 for a fresh rating group)."""
+        if self._base is None:
+            self._base = self._price(self.offset) if self.offset else 0
+        return self._base
+
+    def advance(self, units: int) -> None:
+        """``units`` more of the call were charged: later prices start after them."""
+        self.offset += units
+        self._base = None
+
+    def price_of(self, units: int) -> Micros:
+        if not self.offset:
+            return self._price(units)
+        return self._price(self.offset + units) - self.base()
+
     def units_for(self, cap: int) -> Callable[[Micros], int]:
         def units_for(budget: Micros) -> int:
+            offset = self.offset
             bought = max_usage(
                 self.plan,
-                budget,
+                budget + self.base(),
                 self.start,
                 kind=self.kind,
                 service_context_id=self.service_context_id,
                 rating_group=self.rating_group,
                 service_identifier=self.service_identifier,
                 destination=self.destination,
-                cap=cap,
+                cap=cap + offset,
             )
-            return cap if bought is None else bought
+            return cap if bought is None else max(0, bought - offset)
 
         return units_for
 
@@ -286,6 +315,7 @@ class Charger:
                 subscriber.account_id,
                 request.origin_host,
                 request.service_context_id,
+                started_at=wall,
             )
         final = kind is _T.TERMINATION_REQUEST
         blocked = self.ledger.account(subscriber.account_id).status is not AccountStatus.ACTIVE
@@ -430,6 +460,7 @@ class Charger:
         subscriber: Subscriber,
         mscc: MultipleServicesCreditControl,
         wall: float,
+        session: CcSession | None = None,
     ) -> _Rated | None:
         start = _utc(wall)
         service_id = mscc.service_identifiers[0] if mscc.service_identifiers else None
@@ -438,7 +469,15 @@ class Charger:
         )
         if kind is None:
             return None
-        destination = _called_party(request) if kind is UnitKind.TIME else None
+        offset = 0
+        if kind is UnitKind.TIME:
+            destination = _called_party(request)
+            if session is not None:
+                # per call: priced from the call's start, after what it was already charged
+                start = _utc(session.started_at or wall)
+                offset = session.used.get(_key(mscc.rating_group), 0)
+        else:
+            destination = None
         return _Rated(
             subscriber.plan,
             kind,
@@ -447,6 +486,7 @@ class Charger:
             mscc.rating_group,
             service_id,
             destination,
+            offset,
         )
 
     def _one(
@@ -463,7 +503,7 @@ class Charger:
         rating_group = mscc.rating_group
         key = NO_RATING_GROUP if rating_group is None else rating_group
         outcome.touched.add(key)
-        rated = self._rated(request, subscriber, mscc, wall)
+        rated = self._rated(request, subscriber, mscc, wall, session)
         if rated is None:
             # The tariff sells nothing for this rating group: a barred service
             # (RFC 8506 §9.1 4010: the gateway may stop offering it).
@@ -485,6 +525,9 @@ class Charger:
                     now_us=now_us,
                     account_id=None if held is not None else session.account_id,
                 )
+            if rated.kind is UnitKind.TIME:
+                rated.advance(used)  # the next grant is priced after what was just charged
+                session.used[key] = rated.offset
             session.rating_groups.discard(key)
             if final or mscc.requested is None:
                 # RFC 8506 §5.1.1: no Requested-Service-Unit -> debit, grant nothing.
@@ -602,6 +645,8 @@ class Charger:
                     hold.granted,
                     expires_us,
                     now_us,
+                    session.used.get(key, 0),
+                    int(session.started_at * 1_000_000),
                 )
             )
 
@@ -751,6 +796,10 @@ class Charger:
         )
         rest = max(0, units - covered)
         return rest == 0 or rated.price_of(rest) <= account.headroom
+
+
+def _key(rating_group: int | None) -> int:
+    return NO_RATING_GROUP if rating_group is None else rating_group
 
 
 def _utc(wall: float) -> datetime:

@@ -23,7 +23,7 @@ from typing import Protocol
 
 from protocol.answers import error_answer
 from protocol.codec import Message, encode_avp
-from protocol.codes import ApplicationId, AvpCode, CommandCode, ResultCode
+from protocol.codes import ApplicationId, AvpCode, CcRequestType, CommandCode, ResultCode
 from protocol.credit_control import CcaEncoder, CreditControlRequest, parse_ccr
 from protocol.errors import ProtocolError
 from protocol.trio_peer import BatchResult
@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 _CCR = int(CommandCode.CREDIT_CONTROL)
 _CC_APP = int(ApplicationId.DIAMETER_CREDIT_CONTROL)
 _TYPE_RANK = {1: 0, 4: 1, 2: 1, 3: 2}
+_INITIAL, _EVENT = CcRequestType.INITIAL_REQUEST, CcRequestType.EVENT_REQUEST
 
 
 class Pending(Protocol):
@@ -181,13 +182,15 @@ class CreditControlHandler:
         answer_key = (request.origin_host, e2e)
         cached = self.answers.get(answer_key, now)
         cache_name = "end_to_end"
-        if cached is None:
+        charge_key: object = None
+        if _numbered(message, request):
             raw = message.raw if message.raw is not None else message.encode()
-            charge_key: object = charging_key(
+            charge_key = charging_key(
                 request.session_id, request.cc_request_type, request.cc_request_number, raw[20:]
             )
-            cached = self.charges.get(charge_key, now)
-            cache_name = "charging_key"
+            if cached is None:
+                cached = self.charges.get(charge_key, now)
+                cache_name = "charging_key"
         if cached is not None:
             # RFC 6733 §3 / App. C: the same answer again, and no state change.
             metrics.duplicates.labels(cache_name).inc()
@@ -224,8 +227,10 @@ class CreditControlHandler:
                 extra=outcome.extra,
             )
         self.answers.put(answer_key, answer, now)
-        self.charges.put(charge_key, answer, now)
-        work.cached += [(self.answers, answer_key), (self.charges, charge_key)]
+        work.cached.append((self.answers, answer_key))
+        if charge_key is not None:
+            self.charges.put(charge_key, answer, now)
+            work.cached.append((self.charges, charge_key))
         return answer
 
     def _answer(
@@ -254,6 +259,20 @@ class CreditControlHandler:
         latency = self.metrics.latency
         for kind in kinds:
             latency.labels("CCR", kind).observe(elapsed)
+
+
+def _numbered(message: Message, request: CreditControlRequest) -> bool:
+    """Whether the charging key identifies this request (see ocs/sessions.py).
+
+    A CCR-U or CCR-T numbered 0 comes from a client that never counts (PyHSS): two of
+    its reports can be byte-identical and both real, so only the End-to-End cache may
+    call them duplicates, unless the T flag says this one is a retransmission.
+    """
+    return bool(
+        message.is_retransmission
+        or request.cc_request_number
+        or request.cc_request_type in (_INITIAL, _EVENT)
+    )
 
 
 def _in_session_order(

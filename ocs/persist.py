@@ -199,10 +199,13 @@ def load_book(engine: Engine, *, monotonic_now: float, wall_now: float | None = 
                 "",
                 last_request_number=row.request_number,
                 expires_at=monotonic_now + remaining,
+                started_at=row.started_at_us / 1_000_000,
             )
             sessions.open(session)
         if row.rating_group != NO_RATING_GROUP or row.reserved or row.bucket_reserved:
             session.rating_groups.add(row.rating_group)
+        if row.used_units:
+            session.used[row.rating_group] = row.used_units
     return Book(ledger, directory, sessions, catalog, state.cursors.get(OCS_CONSUMER, 0))
 
 

@@ -70,6 +70,10 @@ class CcSession:
     #: rating groups answered with Final-Unit-Indication or 4012: a top-up re-authorizes them
     exhausted: set[int] = field(default_factory=set)
     state: CcState = CcState.OPEN
+    #: Unix seconds of the first request: time is rated from the start of the call
+    started_at: float = 0.0
+    #: units already charged per rating group, for services rated per call (time)
+    used: dict[int, int] = field(default_factory=dict)
 
 
 class SessionTable:

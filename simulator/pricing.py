@@ -5,11 +5,12 @@ charging intervals) and `Rounding`. What must not: any import of rating/ (the si
 a black box: it learns the tariff from the command line, as an operator testing an OCS
 would read it off the tariff sheet) or any float.
 
-Rounding: the tariff's increments (1 KB for data, first/next interval for voice) apply
-either to each Used-Service-Unit report on its own (``report``: every CCR is a rated
-record, the way the OCS rates today) or to the session's total (``session``: the way a
-"per started minute" tariff reads for a whole call). The two agree when every report is a
-whole number of increments. Money is rounded up to the ledger's micro-unit, as the demo
+Rounding: ``report`` is how the OCS rates: data increments (1 KB) apply to each
+Used-Service-Unit report on its own, while a call's first/next intervals apply once per
+call (a "per started minute" tariff reads that way; ocs/charging.py rates time as the
+difference of the call's running total). ``session`` applies every increment to the
+session's total. The two agree for voice, and for data when every report is a whole
+number of increments. Money is rounded up to the ledger's micro-unit, as the demo
 tariff's ``rounding = "up"`` does.
 """
 
@@ -84,7 +85,7 @@ class PriceTable:
     def cost(self, unit: Unit, reports: Iterable[int]) -> Decimal:
         """The price of one rating group's reports in one session, rounded up to 1e-6."""
         amounts = list(reports)
-        if self.rounding is Rounding.SESSION:
+        if self.rounding is Rounding.SESSION or unit is Unit.SECONDS:
             total = self._one(unit, sum(amounts))
             return total.quantize(MICRO, rounding=ROUND_UP)
         return sum(

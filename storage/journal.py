@@ -63,6 +63,8 @@ _SESSION_COLUMNS = (
     "granted_units",
     "expires_at_us",
     "updated_at_us",
+    "used_units",
+    "started_at_us",
 )
 
 _session_row = attrgetter(*_SESSION_COLUMNS)

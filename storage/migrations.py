@@ -102,12 +102,27 @@ def _v2_tariff_catalogs(conn: Connection) -> None:
     table.create(conn)
 
 
+def _v3_session_usage(conn: Connection) -> None:
+    # Plain DDL both dialects accept; defaults make existing rows valid (nothing charged
+    # yet). A column that is already there (a database stamped at an older version by
+    # hand, or a retried step) is left alone.
+    present = {c["name"] for c in inspect(conn).get_columns("cc_sessions")}
+    for column in ("used_units", "started_at_us"):
+        if column not in present:
+            conn.execute(
+                text(f"ALTER TABLE cc_sessions ADD COLUMN {column} BIGINT NOT NULL DEFAULT 0")
+            )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1, "initial schema: catalog, accounts, buckets, journal, sessions, outbox", _v1_initial
     ),
     Migration(
         2, "tariff_catalogs: the tariff files loaded, one of them active", _v2_tariff_catalogs
+    ),
+    Migration(
+        3, "cc_sessions.used_units/started_at_us: time rated per call", _v3_session_usage
     ),
 )
 

@@ -82,6 +82,10 @@ class SessionRow:
     granted_units: int = 0  #: service units granted in the last answer
     expires_at_us: int = 0  #: microseconds since the Unix epoch (UTC)
     updated_at_us: int = 0
+    #: units already charged on this rating group of the session: time is rated per call
+    #: (one first interval, one rounding), so each report is priced as the difference
+    used_units: int = 0
+    started_at_us: int = 0  #: when the session began (the start of a call's rating)
 
 
 @dataclass(frozen=True, slots=True)

@@ -199,6 +199,8 @@ cc_sessions = Table(
     Column("granted_units", BigInteger, nullable=False, server_default="0"),
     Column("expires_at_us", BigInteger, nullable=False),
     Column("updated_at_us", BigInteger, nullable=False),
+    Column("used_units", BigInteger, nullable=False, server_default="0"),  # version 3
+    Column("started_at_us", BigInteger, nullable=False, server_default="0"),  # version 3
     CheckConstraint("reserved >= 0 AND bucket_reserved >= 0", name="reserved"),
 )
 

@@ -218,3 +218,14 @@ async def test_unsupported_command_and_application() -> None:
     out = handler([decode_message(str_request), decode_message(other_app)])
     assert isinstance(out, list)
     assert [result_code(a) for a in out] == [3001, 3007]
+
+
+async def test_byte_identical_reports_numbered_zero_are_each_charged() -> None:
+    handler, _ = make()
+    await answers(handler([ccr(T.INITIAL_REQUEST, 0, 1)]))
+    await answers(handler([ccr(T.UPDATE_REQUEST, 0, 2, octets=MB)]))
+    await answers(handler([ccr(T.UPDATE_REQUEST, 0, 3, octets=MB)]))  # same body, new E2E
+    assert balance(handler) == 10 * EUR - 20_000
+    # ...while a retransmission of the last one (same End-to-End id, T flag) is not
+    await answers(handler([ccr(T.UPDATE_REQUEST, 0, 3, octets=MB, retransmission=True)]))
+    assert balance(handler) == 10 * EUR - 20_000
