@@ -35,6 +35,7 @@ from storage.records import BucketKind, WriteBatch
 from storage.writer import GroupCommitWriter, WriterState
 
 from .account_events import apply_events
+from .admin import serve_admin
 from .charging import Charger, FinalAction, Policy
 from .config import AckMode, OcsConfig, UnavailableAction
 from .config import FinalUnitAction as ConfigFinalAction
@@ -91,6 +92,8 @@ class Bound:
     diameter: tuple[tuple[str, int], ...]
     tls: tuple[tuple[str, int], ...]
     server: OcsServer
+    #: the admin endpoint (ocs.admin), None when off or its port was taken
+    admin: tuple[str, int] | None = None
 
 
 class OcsServer:
@@ -196,7 +199,7 @@ class OcsServer:
                         previous,
                     )
                     self._end_sessions(self.book.sessions.of_peer(remote.origin_host))
-            await trio.sleep_forever()
+            await handle.closed()
         finally:
             self.metrics.peers.dec()
 
@@ -403,7 +406,14 @@ async def run(
             nursery.start_soon(trio.serve_listeners, server.handle_connection, serving)
             nursery.start_soon(server.tcc_loop)
             nursery.start_soon(server.event_loop, nursery)
-            task_status.started(Bound(_addresses(listeners), _addresses(tls_sockets), server))
+            # --- admin endpoint (ocs.admin): the live views of `ocs session` / `ocs peer`
+            admin = None
+            if config.admin_port:
+                admin = await nursery.start(serve_admin, server, config.admin_port)
+            # --- end admin endpoint
+            task_status.started(
+                Bound(_addresses(listeners), _addresses(tls_sockets), server, admin)
+            )
     finally:
         with trio.CancelScope(shield=True):
             await trio.to_thread.run_sync(writer.close, 10.0)

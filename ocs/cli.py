@@ -2,7 +2,11 @@
 
 What lives here: the typer ``app`` and ``main()`` (the console script); ``init``
 (schema, and the demo catalog and accounts), ``account create|show|topup``, ``catalog
-load|show``, ``serve`` and ``config check``. What must not: charging logic (the OCS owns
+load|show``, ``serve`` and ``config check``, and the helpers every command shares. The
+other groups register themselves from their modules, imported at the end:
+``cli_accounts`` (the account lifecycle), ``cli_customers``, ``cli_catalog`` (tariff),
+``cli_products``, ``cli_live`` (session, peer, status: the running server, through
+``ocs.admin``) and ``cli_decode``. What must not: charging logic (the OCS owns
 balances: money from here is written as account events, storage/README "Account events
 and top-ups"), or SQL beyond calling ``storage`` (this module may import SQLAlchemy for
 its error types only).
@@ -224,6 +228,17 @@ def _imsi(text: str) -> str:
 
 def _print_json(value: object) -> None:
     typer.echo(json.dumps(value, indent=2, ensure_ascii=False))
+
+
+def _table(headers: list[str], rows: list[list[object]], *, empty: str = "(none)") -> None:
+    """A plain left-aligned table; None prints as '-'. ``empty`` when there are no rows."""
+    if not rows:
+        typer.echo(empty)
+        return
+    cells = [[("-" if c is None else str(c)) for c in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
+    for line in [headers, *cells]:
+        typer.echo("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip())
 
 
 # --- init ----------------------------------------------------------------------------------
@@ -449,16 +464,28 @@ def _create_account(
     balance: int,
     credit_limit: int | None,
     key: str,
+    customer_id: int | None = None,
 ) -> Account:
-    """Customer, account and initial top-up, in the caller's transaction."""
-    mode = BillingMode.PREPAID if credit_limit is None else BillingMode.POSTPAID
-    cust = queries.create_customer(
-        conn,
-        name=customer,
-        currency=currency_code,
-        billing_mode=mode,
-        credit_limit=credit_limit or 0,
-    )
+    """Customer (new, or ``customer_id``), account and initial top-up, in one transaction."""
+    if customer_id is not None:
+        try:
+            cust = queries.get_customer(conn, customer_id)
+        except NotFound:
+            raise _Failure(f"no customer with id {customer_id}: see ocs customer list") from None
+        if cust.currency != currency_code:
+            raise _Failure(
+                f"customer {customer_id} is billed in {cust.currency}, the product is "
+                f"priced in {currency_code}"
+            )
+    else:
+        mode = BillingMode.PREPAID if credit_limit is None else BillingMode.POSTPAID
+        cust = queries.create_customer(
+            conn,
+            name=customer,
+            currency=currency_code,
+            billing_mode=mode,
+            credit_limit=credit_limit or 0,
+        )
     account, _ = events.create_account(
         conn,
         msisdn=msisdn,
@@ -509,6 +536,14 @@ def account_create(
             help="Customer (billing party) name [default: the MSISDN].",
         ),
     ] = None,
+    customer_id: Annotated[
+        int | None,
+        typer.Option(
+            "--customer-id",
+            metavar="ID",
+            help="Attach to an existing customer (ocs customer create) instead of a new one.",
+        ),
+    ] = None,
     db: DbOption = None,
     config_file: ConfigOption = None,
     as_json: JsonOption = False,
@@ -527,6 +562,11 @@ def account_create(
             _usage(f"balance {balance} must not be negative")
         if limit is not None and limit < 0:
             _usage(f"credit limit {credit_limit} must not be negative")
+        if customer_id is not None and (customer is not None or limit is not None):
+            _usage(
+                "--customer-id takes the customer's name and credit limit: drop "
+                "--customer/--credit-limit"
+            )
         engine = _engine(db, config_file)
         try:
             with write_transaction(engine) as conn:
@@ -544,6 +584,7 @@ def account_create(
                     if limit is None
                     else _micros(limit, found.currency, "credit limit"),
                     key=f"cli:{uuid.uuid4().hex}",
+                    customer_id=customer_id,
                 )
         except exc.IntegrityError:
             # Another writer created the same MSISDN or IMSI between our check and insert.
@@ -828,6 +869,16 @@ def serve(
             help="Prometheus /metrics port; 0 turns it off [default: 9464]",
         ),
     ] = None,
+    admin_port: Annotated[
+        int | None,
+        typer.Option(
+            "--admin-port",
+            metavar="PORT",
+            show_default=False,
+            help="Admin endpoint on 127.0.0.1 for ocs session/peer/status; 0 turns it off "
+            "[default: 9465]",
+        ),
+    ] = None,
     ack: Annotated[
         str | None,
         typer.Option(
@@ -863,6 +914,7 @@ def serve(
                 "diameter.origin_host": origin_host,
                 "diameter.origin_realm": origin_realm,
                 "metrics.port": metrics_port,
+                "admin_port": admin_port,
                 "database.ack": ack,
                 "log_level": log_level,
             },
@@ -927,3 +979,15 @@ def config_check(config_file: ConfigOption = None, as_json: JsonOption = False) 
 def main() -> None:
     """The ``ocs`` console script."""
     app(prog_name="ocs")
+
+
+# The other command groups live in their own modules and register on the typer apps
+# above when imported; they import this module's helpers, so they come last.
+from ocs import (  # noqa: E402, F401
+    cli_accounts,
+    cli_catalog,
+    cli_customers,
+    cli_decode,
+    cli_live,
+    cli_products,
+)

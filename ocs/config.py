@@ -11,6 +11,7 @@ The file, with every default (``ocs config check`` prints the effective values a
 source of each)::
 
     log_level = "info"                    # OCS_LOG_LEVEL
+    admin_port = 9465                     # OCS_ADMIN_PORT, --admin-port: on 127.0.0.1 (0: off)
 
     [database]
     url = "sqlite:///ocs.db"              # OCS_DB, --db
@@ -227,6 +228,9 @@ class OcsConfig:
     credit: CreditConfig = field(default_factory=CreditConfig)
     peers: tuple[PeerProfile, ...] = ()
     log_level: str = "INFO"
+    #: the admin endpoint (ocs.admin) that `ocs session`/`ocs peer` read, on 127.0.0.1
+    #: only; 0 turns it off
+    admin_port: int = 9465
 
     def peer_profile(self, origin_host: str) -> PeerProfile:
         """The profile configured for ``origin_host``, else the default behaviour."""
@@ -416,6 +420,7 @@ class Option:
 
 OPTIONS: tuple[Option, ...] = (
     Option("log_level", "OCS_LOG_LEVEL", _log_level, "--log-level"),
+    Option("admin_port", "OCS_ADMIN_PORT", _PORT, "--admin-port"),
     Option("database.url", "OCS_DB", _url, "--db"),
     Option("database.ack", "OCS_ACK", _choice(AckMode), "--ack"),
     Option("database.flush_interval_ms", "OCS_FLUSH_INTERVAL_MS", _int(1, 10_000)),
@@ -668,6 +673,7 @@ def _build(values: Mapping[str, object], peers: tuple[PeerProfile, ...]) -> OcsC
         credit=CreditConfig(**section("credit"), quota=quota),
         peers=peers,
         log_level=str(values["log_level"]),
+        admin_port=int(str(values["admin_port"])),
     )
 
 
@@ -693,6 +699,8 @@ def _cross_check(config: OcsConfig, sources: Mapping[str, str], problems: list[s
         ports.append(("listen.tls_port", listen.tls_port))
     if config.metrics.enabled:
         ports.append(("metrics.port", config.metrics.port))
+    if config.admin_port:
+        ports.append(("admin_port", config.admin_port))
     seen: dict[int, str] = {}
     for key, port in ports:
         if port and port in seen:

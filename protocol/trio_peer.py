@@ -267,6 +267,10 @@ class PeerHandle:
         """What the peer advertised, once Open."""
         return self.conn.remote
 
+    async def closed(self) -> None:
+        """Wait until the connection is closed (whatever closed it)."""
+        await self._driver.done.wait()
+
     async def opened(self) -> PeerOpened | None:
         """Wait for the capabilities exchange: the remote's capabilities, or None if it failed."""
         await self._driver.settled.wait()

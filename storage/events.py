@@ -355,3 +355,14 @@ def pending_amount(conn: Connection, account_id: int, consumer: str = OCS_CONSUM
         )
     ).scalar()
     return int(total or 0)
+
+
+def account_history(conn: Connection, account_id: int, *, limit: int) -> list[AccountEvent]:
+    """The account's events, newest first, at most ``limit`` (``ocs account history``)."""
+    rows = conn.execute(
+        select(account_events)
+        .where(account_events.c.account_id == account_id)
+        .order_by(account_events.c.event_id.desc())
+        .limit(limit)
+    )
+    return [_event(r) for r in rows]

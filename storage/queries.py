@@ -27,6 +27,8 @@ from storage.records import (
     Bundle,
     Customer,
     LoadedState,
+    Posting,
+    PostingKind,
     Product,
     SessionRow,
 )
@@ -348,6 +350,8 @@ def load_state(conn: Connection) -> LoadedState:
             r.granted_units,
             r.expires_at_us,
             r.updated_at_us,
+            r.used_units,
+            r.started_at_us,
         )
         for r in conn.execute(
             select(cc_sessions).order_by(cc_sessions.c.session_id, cc_sessions.c.rating_group)
@@ -430,3 +434,89 @@ def verify_balances(conn: Connection) -> list[BalanceMismatch]:
                 BalanceMismatch(account_id, bucket_id, "reserved", reserved, int(j_reserved or 0))
             )
     return found
+
+
+# --- listings for the operator CLI (``ocs account list``, ``account history``, ...) ----------
+
+
+def list_accounts(
+    conn: Connection,
+    *,
+    status: AccountStatus | None = None,
+    product_id: int | None = None,
+    customer_id: int | None = None,
+    limit: int | None = None,
+) -> list[Account]:
+    """Accounts by MSISDN, optionally filtered; at most ``limit``."""
+    query = _account_select.order_by(accounts.c.msisdn)
+    if status is not None:
+        query = query.where(accounts.c.status == status.value)
+    if product_id is not None:
+        query = query.where(accounts.c.product_id == product_id)
+    if customer_id is not None:
+        query = query.where(accounts.c.customer_id == customer_id)
+    if limit is not None:
+        query = query.limit(limit)
+    return [_account(row) for row in conn.execute(query)]
+
+
+def list_customers(conn: Connection, *, limit: int | None = None) -> list[Customer]:
+    """Customers by id, at most ``limit``."""
+    query = select(customers).order_by(customers.c.customer_id)
+    if limit is not None:
+        query = query.limit(limit)
+    return [
+        Customer(
+            row.customer_id,
+            row.name,
+            row.currency,
+            BillingMode(row.billing_mode),
+            row.credit_limit,
+            row.tax_class,
+        )
+        for row in conn.execute(query)
+    ]
+
+
+def list_products(conn: Connection) -> list[Product]:
+    """Every product with its bundles, by name."""
+    ids = conn.execute(select(products.c.product_id).order_by(products.c.name)).scalars()
+    return [get_product(conn, product_id=int(product_id)) for product_id in list(ids)]
+
+
+def accounts_per_product(conn: Connection) -> dict[int, int]:
+    """product_id -> how many accounts are on it (products without accounts are absent)."""
+    rows = conn.execute(
+        select(accounts.c.product_id, func.count()).group_by(accounts.c.product_id)
+    )
+    return {int(product_id): int(count) for product_id, count in rows}
+
+
+def account_postings(conn: Connection, account_id: int, *, limit: int) -> list[Posting]:
+    """The account's journal lines, newest first, at most ``limit``.
+
+    ``postings`` has no index on ``account_id`` (it would halve the commit rate, see
+    README "Measured"), so this scans the journal: an operator query, not a hot path.
+    """
+    rows = conn.execute(
+        select(postings)
+        .where(postings.c.account_id == account_id)
+        .order_by(postings.c.posting_id.desc())
+        .limit(limit)
+    )
+    return [
+        Posting(
+            int(row.posting_id),
+            int(row.account_id),
+            PostingKind(row.kind),
+            int(row.amount),
+            int(row.reserved),
+            row.bucket_id,
+            row.session_id,
+            row.rating_group,
+            int(row.at_us),
+            row.cause,
+            bool(row.overrun),
+        )
+        for row in rows
+    ]

@@ -45,6 +45,7 @@ def ocs_config(url: str) -> OcsConfig:
         database=replace(config.database, url=url),
         listen=replace(config.listen, hosts=("127.0.0.1",), port=0),
         metrics=replace(config.metrics, port=0),
+        admin_port=0,
     )
 
 

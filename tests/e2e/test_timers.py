@@ -58,7 +58,12 @@ async def test_a_restarted_peer_loses_its_old_sessions(db_url: str) -> None:
         first = replace(GW, origin_state_id=1)
         async with gateway(bound, caps=first) as gw:
             await gw.ask(gw.ccr("old;1", T.INITIAL_REQUEST, 0, msccs=[MsccRequest()]))
+            assert bound.server.metrics.peers._value.get() == 1
         assert len(bound.server.book.sessions) == 1
+        with trio.fail_after(5):  # the closed connection is forgotten, the gauge goes down
+            while bound.server.handles:  # noqa: ASYNC110 - state owned by the server
+                await trio.sleep(0.01)
+        assert bound.server.metrics.peers._value.get() == 0
         restarted: Capabilities = replace(GW, origin_state_id=2)
         async with gateway(bound, caps=restarted) as gw:
             with trio.fail_after(5):
