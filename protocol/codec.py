@@ -248,8 +248,9 @@ def decode_message(raw: bytes, *, lazy: bool = False) -> Message:
         AvpError: 5014 for an AVP whose length does not fit, 3009 for reserved AVP bits;
             with ``lazy`` these surface on first access to ``avps`` instead.
     """
-    vl, fc, app, hbh, e2e = _HEADER.unpack_from(raw) if len(raw) >= 20 else (0, 0, 0, 0, 0)
-    if len(raw) < HEADER_LENGTH or vl & 0xFFFFFF != len(raw) or len(raw) & 3:
+    size = len(raw)
+    vl, fc, app, hbh, e2e = _HEADER.unpack_from(raw) if size >= 20 else (0, 0, 0, 0, 0)
+    if size < HEADER_LENGTH or vl & 0xFFFFFF != size or size & 3:
         raise RemoteProtocolError(
             f"message length field {vl & 0xFFFFFF} for {len(raw)} bytes",
             result_code=ResultCode.DIAMETER_INVALID_MESSAGE_LENGTH,
@@ -268,8 +269,20 @@ def decode_message(raw: bytes, *, lazy: bool = False) -> Message:
         raise RemoteProtocolError(
             f"invalid command flags 0x{flags:02x}", result_code=ResultCode.DIAMETER_INVALID_HDR_BITS
         )
-    avps = None if lazy else decode_avps(raw, HEADER_LENGTH)
-    return Message(fc & 0xFFFFFF, flags, app, hbh, e2e, avps, raw=raw)
+    # Message.__init__ bypassed: storing the slots here costs 80 ns against 180 ns for the
+    # call with its keyword argument, once per request on the OCS hot path
+    message = _new_object(Message)
+    message.command_code = fc & 0xFFFFFF
+    message.flags = flags
+    message.application_id = app
+    message.hop_by_hop = hbh
+    message.end_to_end = e2e
+    message._avps = None if lazy else decode_avps(raw, HEADER_LENGTH)
+    message.raw = raw
+    return message
+
+
+_new_object = object.__new__
 
 
 def decode_avps(raw: bytes | Avp, start: int = 0, end: int | None = None) -> tuple[Avp, ...]:

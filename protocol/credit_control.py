@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import NamedTuple
 
 from .codec import Avp, Message, decode_avps, encode_avp, encode_message
@@ -41,6 +41,7 @@ from .grammar import missing
 from .units import (
     Money,
     ServiceUnits,
+    decode_money,
     decode_units,
     encode_currency_code,
     encode_unit_value,
@@ -220,14 +221,26 @@ def _subscription_id(avp: Avp) -> tuple[int, str]:
 def parse_ccr(message: Message) -> CreditControlRequest:
     """Read a Credit-Control-Request in one pass over its bytes.
 
-    The top level is scanned in place: single-valued AVPs are remembered by offset and
-    read straight from the bytes, so no `Avp` is built for them (the OCS hot path;
-    see benchmarks/bench_codec.py). Grouped AVPs are split with `decode_avps`.
+    Two readers with one meaning. `_fast_ccr` reads a well-formed request straight from
+    the bytes, Grouped AVPs included, building no `Avp` for any child (the OCS hot path:
+    7.9 µs against 17.9 µs for the checked reader on the benchmark's CCR-Update). At
+    the first thing it does not expect (any fault, and rare shapes such as a V bit with
+    vendor 0) it gives up, and `_parse_ccr_checked`, the reference reader, reads the
+    message again and raises the error RFC 6733 §7 prescribes, in its order. So the fast
+    reader may only return what the checked one would return; it never judges a fault.
 
     Raises:
         AvpError: 5005/5004/5014/5009/5001/3009 with the Failed-AVP to answer with.
     """
     raw = message.raw if message.raw is not None else message.encode()
+    try:
+        return _fast_ccr(raw)
+    except (_Slow, AvpError, UnicodeDecodeError, struct.error):
+        return _parse_ccr_checked(raw)
+
+
+def _parse_ccr_checked(raw: bytes) -> CreditControlRequest:
+    """`parse_ccr` with every check in RFC order: Grouped AVPs split with `decode_avps`."""
     end = len(raw)
     offset = 20
     at: dict[int, int] = {}  # code -> offset of the single-valued AVPs
@@ -244,6 +257,8 @@ def parse_ccr(message: Message) -> CreditControlRequest:
         length = fl & 0xFFFFFF
         if fl & 0x9F000000 or length < 8 or offset + length > end:
             # vendor AVPs, reserved bits and bad lengths take the general path
+            if length == 0:  # the slice below would be empty and split into no AVP
+                decode_avps(raw, offset, end)  # raises the 5014 with its Failed-AVP
             (avp,) = decode_avps(raw[offset : offset + ((length + 3) & ~3)])
             if avp.vendor_id == _VENDOR_3GPP and code == _3GPP_SERVICE_INFORMATION:
                 service_information = avp
@@ -320,6 +335,213 @@ def parse_ccr(message: Message) -> CreditControlRequest:
     )
 
 
+class _Slow(Exception):
+    """The fast reader met something it does not judge: the checked reader takes over."""
+
+
+def _fast_ccr(raw: bytes) -> CreditControlRequest:
+    """`_parse_ccr_checked` for a well-formed request, or `_Slow`/another error to say "no".
+
+    Every check of the checked path is here too, as a reason to give up: reserved bits,
+    lengths, a second single AVP, unknown M-bit AVPs (top level and inside MSCC), value
+    ranges, UTF-8 and the eight mandatory AVPs. Values are read at offsets and single
+    AVPs are typed as they are met, into the result's slots.
+
+    Why it looks the way it does (each figure measured on this 2-core VM, CPython 3.11):
+    a bytecode costs ~6 ns here, so the loops are written for few of them per AVP.
+    ``_HEAD3`` reads code, flags|length and the next word in one call (41 ns, against
+    38 + 35 ns for two calls): that word is the Vendor-ID of a vendor AVP and the value
+    of an Unsigned32. Near the end of the message it may read past the buffer: the
+    struct.error sends that message to the checked path. It may also read past the end
+    of a group, harmlessly: ``offset + 8 <= stop <= end`` rejects such an AVP.
+    """
+    head = _HEAD3
+    sub5 = _HEAD5
+    singles = _TYPED_SLOTS
+    # the result's fields by position, then the single AVPs it does not carry
+    slots: list[object] = [None] * _SLOT_COUNT
+    subs: list[tuple[int, str]] = []
+    msccs: list[MultipleServicesCreditControl] = []
+    used: list[ServiceUnits] = []
+    end = len(raw)
+    offset = 20
+    while offset < end:
+        code, fl, word = head(raw, offset)
+        stop = offset + (fl & 0xFFFFFF)
+        # no ``stop <= end`` here: only the last AVP can overrun, and then the final
+        # offset passes ``end`` (checked after the loop); slicing past it is harmless
+        if fl & 0x9F000000 or stop < offset + 8:
+            if fl & 0x1F000000 or stop < offset + 12 or not fl & 0x80000000:
+                raise _Slow
+            if word == _VENDOR_3GPP and code == _3GPP_SERVICE_INFORMATION:
+                slots[21] = _new(Avp, (code, fl >> 24, raw[offset + 12 : stop], word))
+            elif fl & 0x40000000 and lookup(code, word) is None:
+                raise _Slow
+        elif (slot := singles.get(code)) is not None:
+            if slot >= 0:  # UTF8String
+                if slots[slot] is not None:
+                    raise _Slow
+                slots[slot] = raw[offset + 8 : stop].decode()
+            else:  # Unsigned32, at ~slot
+                if stop - offset != 12 or slots[~slot] is not None:
+                    raise _Slow
+                slots[~slot] = word
+        elif code == _SUBSCRIPTION_ID:
+            # the shape every client sends, Type then Data, in one read and no call
+            # (0.25 µs against 0.5 µs through _fast_subscription_id)
+            c1, f1, sub_type, c2, f2 = sub5(raw, offset + 8)
+            data_end = offset + 20 + (f2 & 0xFFFFFF)
+            if (
+                c1 == _SUBSCRIPTION_ID_TYPE
+                and f1 & 0x9FFFFFFF == 12
+                and c2 == _SUBSCRIPTION_ID_DATA
+                and not f2 & 0x9F000000
+                and offset + 28 <= data_end <= stop <= (data_end + 3) & ~3
+            ):
+                subs.append((sub_type, raw[offset + 28 : data_end].decode()))
+            else:
+                subs.append(_fast_subscription_id(raw, offset + 8, stop))
+        elif code == _MULTIPLE_SERVICES_CREDIT_CONTROL:
+            msccs.append(_fast_mscc(raw, offset, fl, stop))
+        elif (slot := _RAW_SLOTS.get(code)) is not None:  # kept raw, or only counted
+            if slots[slot] is not None:
+                raise _Slow
+            slots[slot] = _new(Avp, (code, fl >> 24, raw[offset + 8 : stop], 0))
+        elif code == _USED_SERVICE_UNIT:
+            used.append(_fast_units(raw, offset + 8, stop))
+        elif code == _REQUESTED_SERVICE_UNIT:
+            slots[17] = _fast_units(raw, offset + 8, stop)
+        elif fl & 0x40000000 and lookup(code, 0) is None:
+            raise _Slow
+        offset = (stop + 3) & ~3
+    if offset != end or None in slots[:8]:  # overrun, or a mandatory AVP is missing
+        raise _Slow
+    request_type = slots[6]
+    if not 1 <= request_type <= 4:  # type: ignore[operator]
+        raise _Slow
+    slots[6] = _REQUEST_TYPES[request_type]  # type: ignore[index]
+    action = slots[9]
+    if action is not None:
+        if not 0 <= action <= 3:  # type: ignore[operator]
+            raise _Slow
+        slots[9] = _REQUESTED_ACTIONS[action]  # type: ignore[index]
+    # RFC 6733 §3: Session-Id comes first; the checked path copes when it does not
+    code, fl, word = head(raw, 20)
+    if code != _SESSION_ID or fl & 0x80000000:
+        raise _Slow
+    slots[11] = tuple(subs)
+    slots[16] = tuple(msccs)
+    slots[18] = tuple(used)
+    slots[22] = raw[20 : 20 + ((fl & 0xFFFFFF) + 3 & ~3)]
+    del slots[23:]
+    return _new(CreditControlRequest, slots)
+
+
+def _fast_mscc(raw: bytes, start: int, fl: int, end: int) -> MultipleServicesCreditControl:
+    """`parse_mscc` read in place from the MSCC at ``start`` (the `_fast_ccr` way)."""
+    head = _HEAD3
+    rating_group: int | None = None
+    services: list[int] = []
+    requested: ServiceUnits | None = None
+    used: list[ServiceUnits] = []
+    reason: int | None = None
+    offset = start + 8
+    while offset < end:
+        code, cfl, word = head(raw, offset)
+        stop = offset + (cfl & 0xFFFFFF)
+        if cfl & 0x9F000000 or not offset + 8 <= stop <= end:
+            if cfl & 0x1F000000 or not offset + 12 <= stop <= end or not cfl & 0x80000000:
+                raise _Slow
+            if word == _VENDOR_3GPP and code == _3GPP_REPORTING_REASON:
+                if stop - offset != 16:
+                    raise _Slow
+                reason = _U32_FROM(raw, offset + 12)[0]
+            elif not word or (cfl & 0x40000000 and lookup(code, word) is None):
+                raise _Slow  # vendor 0 behind a V bit reads as no vendor: the checked path
+        elif code == _RATING_GROUP:
+            if stop - offset != 12:
+                raise _Slow
+            rating_group = word
+        elif code == _USED_SERVICE_UNIT:
+            used.append(_fast_units(raw, offset + 8, stop))
+        elif code == _REQUESTED_SERVICE_UNIT:  # mostly empty: "you choose the amount"
+            requested = _NO_UNITS if stop == offset + 8 else _fast_units(raw, offset + 8, stop)
+        elif code == _SERVICE_IDENTIFIER:
+            if stop - offset != 12:
+                raise _Slow
+            services.append(word)
+        elif cfl & 0x40000000 and lookup(code, 0) is None:
+            raise _Slow
+        offset = (stop + 3) & ~3
+    return _new(
+        MultipleServicesCreditControl,
+        (
+            rating_group,
+            tuple(services),
+            requested,
+            tuple(used),
+            reason,
+            _new(Avp, (_MULTIPLE_SERVICES_CREDIT_CONTROL, fl >> 24, raw[start + 8 : end], 0)),
+        ),
+    )
+
+
+def _fast_units(raw: bytes, offset: int, end: int) -> ServiceUnits:
+    """`decode_units` read in place from ``raw[offset:end]`` (the `_fast_ccr` way)."""
+    if offset == end:
+        return _NO_UNITS  # an empty RSU ("you choose"): the common case, no loop
+    head = _HEAD3
+    values: list[object] = [None] * 8  # ServiceUnits' fields by position
+    while offset < end:
+        code, fl, word = head(raw, offset)
+        stop = offset + (fl & 0xFFFFFF)
+        if fl & 0x9F000000 or not offset + 8 <= stop <= end:
+            if fl & 0x1F000000 or not offset + 12 <= stop <= end or not fl & 0x80000000:
+                raise _Slow
+            if word == _VENDOR_3GPP and code == _3GPP_REPORTING_REASON:
+                if stop - offset != 16:
+                    raise _Slow
+                values[6] = _U32_FROM(raw, offset + 12)[0]
+            elif not word:
+                raise _Slow  # vendor 0 behind a V bit reads as no vendor: the checked path
+        elif (slot := _UNIT_U64_SLOTS.get(code)) is not None:
+            if stop - offset != 16:
+                raise _Slow
+            values[slot] = _U64_FROM(raw, offset + 8)[0]
+        elif (slot := _UNIT_U32_SLOTS.get(code)) is not None:
+            if stop - offset != 12:
+                raise _Slow
+            values[slot] = word
+        elif code == _CC_MONEY:
+            values[5] = decode_money(_new(Avp, (code, fl >> 24, raw[offset + 8 : stop], 0)))
+        offset = (stop + 3) & ~3
+    return _new(ServiceUnits, values)
+
+
+def _fast_subscription_id(raw: bytes, offset: int, end: int) -> tuple[int, str]:
+    """`_subscription_id` read in place; `_Slow` also when a child is missing."""
+    sub_type: int | None = None
+    data: str | None = None
+    while offset < end:
+        code, fl, word = _HEAD3(raw, offset)
+        stop = offset + (fl & 0xFFFFFF)
+        if fl & 0x9F000000 or not offset + 8 <= stop <= end:
+            if fl & 0x1F000000 or not offset + 12 <= stop <= end or not fl & 0x80000000:
+                raise _Slow
+            if not word:
+                raise _Slow  # vendor 0 behind a V bit reads as no vendor: the checked path
+        elif code == _SUBSCRIPTION_ID_TYPE:
+            if stop - offset != 12:
+                raise _Slow
+            sub_type = word
+        elif code == _SUBSCRIPTION_ID_DATA:
+            data = raw[offset + 8 : stop].decode()
+        offset = (stop + 3) & ~3
+    if sub_type is None or data is None:
+        raise _Slow
+    return sub_type, data
+
+
 def _avp_at(raw: bytes, offset: int) -> Avp:
     """The vendor-less AVP at ``offset`` (its length was checked by the scan)."""
     code, fl = _HEADER(raw, offset)
@@ -355,6 +577,58 @@ def _optional_u32(raw: bytes, offset: int | None) -> int | None:
     return None if offset is None else _u32_at(raw, offset)
 
 
+_U32_FROM = _U32.unpack_from
+_HEAD3 = struct.Struct(">III").unpack_from
+_HEAD5 = struct.Struct(">IIIII").unpack_from
+_U64_FROM = struct.Struct(">Q").unpack_from
+_CC_INPUT_OCTETS = int(AvpCode.CC_INPUT_OCTETS)
+_CC_MONEY = int(AvpCode.CC_MONEY)
+_CC_OUTPUT_OCTETS = int(AvpCode.CC_OUTPUT_OCTETS)
+_CC_TIME = int(AvpCode.CC_TIME)
+_CC_TOTAL_OCTETS = int(AvpCode.CC_TOTAL_OCTETS)
+_TARIFF_CHANGE_USAGE = int(AvpCode.TARIFF_CHANGE_USAGE)
+#: the unit AVPs `_fast_units` reads, by ServiceUnits field position
+_UNIT_U64_SLOTS = {
+    _CC_TOTAL_OCTETS: 1,
+    _CC_INPUT_OCTETS: 2,
+    _CC_OUTPUT_OCTETS: 3,
+    int(AvpCode.CC_SERVICE_SPECIFIC_UNITS): 4,
+}
+_UNIT_U32_SLOTS = {_CC_TIME: 0, _TARIFF_CHANGE_USAGE: 7}
+_NO_UNITS = ServiceUnits()
+#: where `_fast_ccr` puts each single AVP: the index of its CreditControlRequest field
+#: (typed as UTF8String or Unsigned32, or kept as an `Avp`), or past them for the single
+#: AVPs the request does not carry (kept only to catch a second one)
+_TEXT_SLOTS = {
+    _SESSION_ID: 0,
+    _ORIGIN_HOST: 1,
+    _ORIGIN_REALM: 2,
+    _DESTINATION_REALM: 3,
+    _SERVICE_CONTEXT_ID: 5,
+    _DESTINATION_HOST: 8,
+    _USER_NAME: 12,
+}
+_U32_SLOTS = {
+    _AUTH_APPLICATION_ID: 4,
+    _CC_REQUEST_TYPE: 6,
+    _CC_REQUEST_NUMBER: 7,
+    _REQUESTED_ACTION: 9,
+    _ORIGIN_STATE_ID: 13,
+    _TERMINATION_CAUSE: 14,
+    _MULTIPLE_SERVICES_INDICATOR: 15,
+    _SERVICE_IDENTIFIER: 19,
+    _RATING_GROUP: 20,
+}
+_RAW_SLOTS = {
+    _EVENT_TIMESTAMP: 10,
+    int(AvpCode.CC_SUB_SESSION_ID): 23,
+    int(AvpCode.ACCT_APPLICATION_ID): 24,
+    int(AvpCode.CC_CORRELATION_ID): 25,
+    int(AvpCode.USER_EQUIPMENT_INFO): 26,
+}
+_SLOT_COUNT = 27
+#: both typed tables in one lookup: UTF8String slots as they are, Unsigned32 ones as ~slot
+_TYPED_SLOTS = {**_TEXT_SLOTS, **{code: ~slot for code, slot in _U32_SLOTS.items()}}
 _REQUEST_TYPES = {t.value: t for t in CcRequestType}
 _REQUESTED_ACTIONS = {a.value: a for a in RequestedAction}
 _REQUIRED_CODES = frozenset(_CCR_REQUIRED)
@@ -363,9 +637,11 @@ _HEADER = struct.Struct(">II").unpack_from
 _new = tuple.__new__
 
 
-#: command-level AVPs that may occur at most once in a CCR (RFC 8506 §3.1)
+#: command-level AVPs that may occur at most once in a CCR (RFC 8506 §3.1); plain ints,
+#: so that a membership test compares ints, not IntEnum members
 _SINGLE = frozenset(
-    {
+    int(code)
+    for code in {
         AvpCode.SESSION_ID,
         AvpCode.ORIGIN_HOST,
         AvpCode.ORIGIN_REALM,
@@ -391,6 +667,9 @@ _SINGLE = frozenset(
 )
 
 
+assert {*_TEXT_SLOTS, *_U32_SLOTS, *_RAW_SLOTS} == _SINGLE, "every single AVP has a slot"
+
+
 # --------------------------------------------------------------------------- answers
 
 
@@ -408,9 +687,16 @@ class FinalUnitIndication:
     filter_ids: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class MsccAnswer:
-    """What the OCS decided for one rating group."""
+    """What the OCS decided for one rating group.
+
+    A frozen dataclass with its ``__init__`` written out: the generated one sets each of
+    the nine fields through ``object.__setattr__`` (0.75 µs per answer on this VM); the
+    slot descriptors' own ``__set__`` costs 0.44 µs, and an OCS builds one answer per
+    MSCC of every CCA. Equality, hashing, repr, `dataclasses.replace` and the frozen
+    guard are the generated ones.
+    """
 
     rating_group: int | None
     result_code: int = ResultCode.DIAMETER_SUCCESS
@@ -422,13 +708,48 @@ class MsccAnswer:
     time_quota_threshold: int | None = None
     quota_holding_time: int | None = None
 
+    def __init__(
+        self,
+        rating_group: int | None,
+        result_code: int = ResultCode.DIAMETER_SUCCESS,
+        service_identifiers: tuple[int, ...] = (),
+        granted: ServiceUnits | None = None,
+        validity_time: int | None = None,
+        final_unit_indication: FinalUnitIndication | None = None,
+        volume_quota_threshold: int | None = None,
+        time_quota_threshold: int | None = None,
+        quota_holding_time: int | None = None,
+    ) -> None:
+        _set_rating_group(self, rating_group)
+        _set_result_code(self, result_code)
+        _set_service_identifiers(self, service_identifiers)
+        _set_granted(self, granted)
+        _set_validity_time(self, validity_time)
+        _set_final_unit_indication(self, final_unit_indication)
+        _set_volume_quota_threshold(self, volume_quota_threshold)
+        _set_time_quota_threshold(self, time_quota_threshold)
+        _set_quota_holding_time(self, quota_holding_time)
+
+
+# the slot descriptors' setters, which the frozen guard (a __setattr__) does not see
+_set_rating_group = MsccAnswer.__dict__["rating_group"].__set__
+_set_result_code = MsccAnswer.__dict__["result_code"].__set__
+_set_service_identifiers = MsccAnswer.__dict__["service_identifiers"].__set__
+_set_granted = MsccAnswer.__dict__["granted"].__set__
+_set_validity_time = MsccAnswer.__dict__["validity_time"].__set__
+_set_final_unit_indication = MsccAnswer.__dict__["final_unit_indication"].__set__
+_set_volume_quota_threshold = MsccAnswer.__dict__["volume_quota_threshold"].__set__
+_set_time_quota_threshold = MsccAnswer.__dict__["time_quota_threshold"].__set__
+_set_quota_holding_time = MsccAnswer.__dict__["quota_holding_time"].__set__
+assert [f.name for f in fields(MsccAnswer)] == list(MsccAnswer.__init__.__code__.co_varnames[1:10])
+
 
 def _u32_avp(code: int, value: int) -> bytes:
-    return encode_avp(code, _U32.pack(value))
+    return _AVP_U32(code, 0x4000000C, value)
 
 
 def _vendor_u32_avp(code: int, value: int) -> bytes:
-    return encode_avp(code, _U32.pack(value), flags=0xC0, vendor_id=VENDOR_3GPP)
+    return _VENDOR_AVP_U32(code, 0xC0000010, VENDOR_3GPP, value)
 
 
 def encode_final_unit_indication(fui: FinalUnitIndication) -> bytes:
@@ -448,25 +769,35 @@ def encode_final_unit_indication(fui: FinalUnitIndication) -> bytes:
 
 
 def encode_mscc(answer: MsccAnswer) -> bytes:
-    """One answer MSCC in the RFC 8506 §8.16 order, with the TS 32.299 additions."""
+    """One answer MSCC in the RFC 8506 §8.16 order, with the TS 32.299 additions.
+
+    On the hot path (once per MSCC of every CCA): integers are one ``struct`` call with
+    their AVP header and the Result-Code AVP comes from a table, 0.6 µs for a GSU +
+    Rating-Group + Validity-Time + Result-Code MSCC against 2.3 µs via `encode_avp`.
+    """
     body = []
     if answer.granted is not None:
-        body.append(encode_units(AvpCode.GRANTED_SERVICE_UNIT, answer.granted))
-    body.extend(_u32_avp(AvpCode.SERVICE_IDENTIFIER, s) for s in answer.service_identifiers)
+        body.append(encode_units(_GRANTED_SERVICE_UNIT, answer.granted))
+    if answer.service_identifiers:  # a comprehension costs a call even when empty
+        body.extend(
+            [_AVP_U32(_SERVICE_IDENTIFIER, 0x4000000C, s) for s in answer.service_identifiers]
+        )
     if answer.rating_group is not None:
-        body.append(_u32_avp(AvpCode.RATING_GROUP, answer.rating_group))
+        body.append(_AVP_U32(_RATING_GROUP, 0x4000000C, answer.rating_group))
     if answer.validity_time is not None:
-        body.append(_u32_avp(AvpCode.VALIDITY_TIME, answer.validity_time))
-    body.append(_u32_avp(AvpCode.RESULT_CODE, answer.result_code))
+        body.append(_AVP_U32(_VALIDITY_TIME, 0x4000000C, answer.validity_time))
+    code = answer.result_code
+    body.append(_RESULT_AVPS.get(code) or _u32_avp(_RESULT_CODE, code))
     if answer.final_unit_indication is not None:
         body.append(encode_final_unit_indication(answer.final_unit_indication))
     if answer.time_quota_threshold is not None:
-        body.append(_vendor_u32_avp(Avp3gpp.TIME_QUOTA_THRESHOLD, answer.time_quota_threshold))
+        body.append(_vendor_u32_avp(_TIME_QUOTA_THRESHOLD, answer.time_quota_threshold))
     if answer.volume_quota_threshold is not None:
-        body.append(_vendor_u32_avp(Avp3gpp.VOLUME_QUOTA_THRESHOLD, answer.volume_quota_threshold))
+        body.append(_vendor_u32_avp(_VOLUME_QUOTA_THRESHOLD, answer.volume_quota_threshold))
     if answer.quota_holding_time is not None:
-        body.append(_vendor_u32_avp(Avp3gpp.QUOTA_HOLDING_TIME, answer.quota_holding_time))
-    return encode_avp(AvpCode.MULTIPLE_SERVICES_CREDIT_CONTROL, b"".join(body))
+        body.append(_vendor_u32_avp(_QUOTA_HOLDING_TIME, answer.quota_holding_time))
+    data = b"".join(body)  # padded children: the MSCC itself needs no padding
+    return _AVP_HEAD(_MULTIPLE_SERVICES_CREDIT_CONTROL, 0x40000008 + len(data)) + data
 
 
 def encode_cost_information(money: Money, cost_unit: str | None = None) -> bytes:
@@ -490,15 +821,22 @@ def encode_remaining_balance(money: Money) -> bytes:
 
 
 class CcaEncoder:
-    """Writes Credit-Control-Answers; the AVPs that never change are encoded once."""
+    """Writes Credit-Control-Answers; the AVPs that never change are encoded once.
+
+    Everything an answer repeats is bytes made here: the Result-Code AVP of every
+    Result-Code, and Origin-Host + Origin-Realm + Auth-Application-Id + CC-Request-Type
+    as one run per request type. Integers are one ``struct`` call with their AVP header,
+    and the answer is one ``b"".join``: 1.15 µs for a one-MSCC CCA against 4.3 µs with
+    `encode_mscc`/`encode_message` (bench_codec.py).
+    """
 
     def __init__(
         self, *, origin_host: str, origin_realm: str, origin_state_id: int | None = None
     ) -> None:
-        self._identity = encode_avp(AvpCode.ORIGIN_HOST, origin_host.encode()) + encode_avp(
+        identity = encode_avp(AvpCode.ORIGIN_HOST, origin_host.encode()) + encode_avp(
             AvpCode.ORIGIN_REALM, origin_realm.encode()
         )
-        self._auth_application = _u32_avp(
+        auth_application = _u32_avp(
             AvpCode.AUTH_APPLICATION_ID, ApplicationId.DIAMETER_CREDIT_CONTROL
         )
         self._state = (
@@ -506,10 +844,12 @@ class CcaEncoder:
             if origin_state_id is not None
             else b""
         )
-        self._results: dict[int, bytes] = {
-            code: _u32_avp(AvpCode.RESULT_CODE, code) for code in ResultCode
+        self._results = _RESULT_AVPS
+        #: request type -> the AVPs between Result-Code and CC-Request-Number
+        self._fixed = {
+            t: identity + auth_application + _u32_avp(AvpCode.CC_REQUEST_TYPE, t)
+            for t in CcRequestType
         }
-        self._request_types = {t: _u32_avp(AvpCode.CC_REQUEST_TYPE, t) for t in CcRequestType}
 
     def encode(
         self,
@@ -527,29 +867,58 @@ class CcaEncoder:
         ``extra`` carries already-encoded optional AVPs (Cost-Information,
         Low-Balance-Indication, Remaining-Balance, Check-Balance-Result, Failed-AVP...).
         """
-        result = self._results.get(result_code) or _u32_avp(AvpCode.RESULT_CODE, result_code)
-        body = b"".join(
-            [
-                request.session_id_avp
-                or encode_avp(AvpCode.SESSION_ID, request.session_id.encode()),
-                result,
-                self._identity,
-                self._auth_application,
-                self._request_types[request.cc_request_type],
-                _u32_avp(AvpCode.CC_REQUEST_NUMBER, request.cc_request_number),
-                self._state,
-                *[encode_mscc(m) for m in msccs],
-                extra,
-            ]
+        results = self._results
+        parts = [
+            request.session_id_avp or encode_avp(_SESSION_ID, request.session_id.encode()),
+            results.get(result_code) or _u32_avp(_RESULT_CODE, result_code),
+            self._fixed[request.cc_request_type],
+            _AVP_U32(_CC_REQUEST_NUMBER, 0x4000000C, request.cc_request_number),
+            self._state,
+        ]
+        parts.extend(map(encode_mscc, msccs))
+        parts.append(extra)
+        answer_body = b"".join(parts)
+        answer_flags = flags & _PROXIABLE  # P copied; R clear
+        if _FIRST_PROTOCOL_ERROR <= result_code < 4000:  # protocol errors (RFC 6733 §7.1.3)
+            answer_flags |= _ERROR
+        length = 20 + len(answer_body)
+        if length > 0xFFFFFF:  # encode_message raises the LocalProtocolError
+            return encode_message(
+                _CREDIT_CONTROL,
+                answer_flags,
+                _CREDIT_CONTROL_APPLICATION,
+                hop_by_hop,
+                end_to_end,
+                answer_body,
+            )
+        return (
+            _CCA_HEADER(
+                0x01000000 | length,  # version 1
+                (answer_flags << 24) | _CREDIT_CONTROL,
+                _CREDIT_CONTROL_APPLICATION,
+                hop_by_hop,
+                end_to_end,
+            )
+            + answer_body
         )
-        answer_flags = flags & HeaderFlag.PROXIABLE
-        if ResultCode.DIAMETER_COMMAND_UNSUPPORTED <= result_code < 4000:
-            answer_flags |= HeaderFlag.ERROR
-        return encode_message(
-            CommandCode.CREDIT_CONTROL,
-            answer_flags,
-            ApplicationId.DIAMETER_CREDIT_CONTROL,
-            hop_by_hop,
-            end_to_end,
-            body,
-        )
+
+
+# code, flags|length, value in one call; the flags|length constants say "M, 12 bytes"
+_AVP_HEAD = struct.Struct(">II").pack
+_AVP_U32 = struct.Struct(">III").pack
+_VENDOR_AVP_U32 = struct.Struct(">IIII").pack
+_CCA_HEADER = struct.Struct(">IIIII").pack  # version|length, flags|code, app, hbh, e2e
+_GRANTED_SERVICE_UNIT = int(AvpCode.GRANTED_SERVICE_UNIT)
+_RESULT_CODE = int(AvpCode.RESULT_CODE)
+_VALIDITY_TIME = int(AvpCode.VALIDITY_TIME)
+_TIME_QUOTA_THRESHOLD = int(Avp3gpp.TIME_QUOTA_THRESHOLD)
+_VOLUME_QUOTA_THRESHOLD = int(Avp3gpp.VOLUME_QUOTA_THRESHOLD)
+_QUOTA_HOLDING_TIME = int(Avp3gpp.QUOTA_HOLDING_TIME)
+#: the Result-Code AVP of every Result-Code we name
+_RESULT_AVPS: dict[int, bytes] = {code: _u32_avp(_RESULT_CODE, code) for code in ResultCode}
+# plain ints: IntEnum/IntFlag arithmetic builds enum members, ~0.3 µs per answer
+_CREDIT_CONTROL = int(CommandCode.CREDIT_CONTROL)
+_CREDIT_CONTROL_APPLICATION = int(ApplicationId.DIAMETER_CREDIT_CONTROL)
+_PROXIABLE = int(HeaderFlag.PROXIABLE)
+_ERROR = int(HeaderFlag.ERROR)
+_FIRST_PROTOCOL_ERROR = int(ResultCode.DIAMETER_COMMAND_UNSUPPORTED)  # 3001
