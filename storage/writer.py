@@ -188,15 +188,26 @@ class GroupCommitWriter:
         Raises:
             WriterClosed: close() was called.
         """
-        ticket = Ticket()
-        item = _Item(batch, ticket, time.perf_counter())
+        (ticket,) = self.submit_many([batch])
+        return ticket
+
+    def submit_many(self, batches: Sequence[WriteBatch]) -> list[Ticket]:
+        """Queue several batches under one lock and one wake-up, a ticket each.
+
+        Each wake-up of the worker is a thread switch that contends for the GIL; an
+        OCS serving many connections submits everything one event-loop pass produced
+        in a single call (ocs/persist.py).
+        """
+        now = time.perf_counter()
+        tickets = [Ticket() for _ in batches]
         with self._cv:
             if self._closing:
                 raise WriterClosed("the storage writer is closed")
-            self._queue.append(item)
-            self._queued_rows += batch.row_count()
+            for batch, ticket in zip(batches, tickets, strict=True):
+                self._queue.append(_Item(batch, ticket, now))
+                self._queued_rows += batch.row_count()
             self._cv.notify()
-        return ticket
+        return tickets
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until everything submitted so far is durable (False on timeout)."""
