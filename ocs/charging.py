@@ -49,11 +49,11 @@ from protocol.credit_control import (
     encode_remaining_balance,
 )
 from protocol.units import Money, ServiceUnits, encode_units
-from rating.engine import max_usage, price
+from rating.engine import Pricer
 from rating.errors import RatingError
 from rating.money import Micros, unit_value
 from rating.tariff import Tariff, TariffPlan
-from rating.units import UnitKind, Usage
+from rating.units import UnitKind
 from storage.records import (
     NO_RATING_GROUP,
     AccountStatus,
@@ -159,20 +159,12 @@ class _Rated:
     the connection fee and the rounding then apply once per call, as the tariff says,
     not once per interim report (a 90 s call in three 30 s reports on a 60/60 tariff
     costs two minutes, not three). Volume and events are priced per report.
+
+    Raises:
+        RatingError: from the constructor, when nothing prices this usage.
     """
 
-    __slots__ = (
-        "_base",
-        "bucket_kind",
-        "destination",
-        "kind",
-        "offset",
-        "plan",
-        "rating_group",
-        "service_context_id",
-        "service_identifier",
-        "start",
-    )
+    __slots__ = ("_base", "bucket_kind", "kind", "offset", "pricer", "rating_group")
 
     def __init__(
         self,
@@ -185,33 +177,25 @@ class _Rated:
         destination: str | None,
         offset: int = 0,
     ) -> None:
-        self.plan = plan
         self.kind = kind
         self.bucket_kind = _BUCKET_KIND[kind]
-        self.start = start
-        self.service_context_id = service_context_id
         self.rating_group = rating_group
-        self.service_identifier = service_identifier
-        self.destination = destination
         self.offset = offset
         self._base: Micros | None = None
-
-    def _price(self, units: int) -> Micros:
-        usage = Usage(
-            self.kind,
-            units,
-            self.start,
-            self.service_context_id,
-            self.rating_group,
-            self.service_identifier,
-            self.destination,
+        self.pricer = Pricer(
+            plan,
+            start,
+            kind,
+            service_context_id=service_context_id,
+            rating_group=rating_group,
+            service_identifier=service_identifier,
+            destination=destination,
         )
-        return price(self.plan, usage).amount
 
     def base(self) -> Micros:
         """What the units charged so far cost (0 for a fresh rating group)."""
         if self._base is None:
-            self._base = self._price(self.offset) if self.offset else 0
+            self._base = self.pricer.amount(self.offset) if self.offset else 0
         return self._base
 
     def advance(self, units: int) -> None:
@@ -221,23 +205,13 @@ class _Rated:
 
     def price_of(self, units: int) -> Micros:
         if not self.offset:
-            return self._price(units)
-        return self._price(self.offset + units) - self.base()
+            return self.pricer.amount(units)
+        return self.pricer.amount(self.offset + units) - self.base()
 
     def units_for(self, cap: int) -> Callable[[Micros], int]:
         def units_for(budget: Micros) -> int:
             offset = self.offset
-            bought = max_usage(
-                self.plan,
-                budget + self.base(),
-                self.start,
-                kind=self.kind,
-                service_context_id=self.service_context_id,
-                rating_group=self.rating_group,
-                service_identifier=self.service_identifier,
-                destination=self.destination,
-                cap=cap + offset,
-            )
+            bought = self.pricer.max_usage(budget + self.base(), cap=cap + offset)
             return cap if bought is None else max(0, bought - offset)
 
         return units_for
@@ -283,8 +257,17 @@ class Charger:
         self.sessions = sessions
         self.directory = directory
         self.policy = policy
+        self._second: tuple[int, datetime] = (0, datetime.fromtimestamp(0, UTC))
         # (tariff version, context, rating group, service id) -> unit kind, or None
         self._kinds: dict[tuple[int, str, int | None, int | None], UnitKind | None] = {}
+
+    def _utc(self, wall: float) -> datetime:
+        """The wall clock as an aware datetime, to the second (tariffs change on whole
+        seconds). Cached per second: fromtimestamp was 6% of a saturated OCS (py-spy)."""
+        second = int(wall)
+        if self._second[0] != second:
+            self._second = (second, datetime.fromtimestamp(second, UTC))
+        return self._second[1]
 
     # ------------------------------------------------------------------ entry point
 
@@ -462,7 +445,7 @@ class Charger:
         wall: float,
         session: CcSession | None = None,
     ) -> _Rated | None:
-        start = _utc(wall)
+        start = self._utc(wall)
         service_id = mscc.service_identifiers[0] if mscc.service_identifiers else None
         kind = self._kind(
             subscriber.plan, start, request.service_context_id, mscc.rating_group, service_id
@@ -474,20 +457,23 @@ class Charger:
             destination = _called_party(request)
             if session is not None:
                 # per call: priced from the call's start, after what it was already charged
-                start = _utc(session.started_at or wall)
+                start = self._utc(session.started_at or wall)
                 offset = session.used.get(_key(mscc.rating_group), 0)
         else:
             destination = None
-        return _Rated(
-            subscriber.plan,
-            kind,
-            start,
-            request.service_context_id,
-            mscc.rating_group,
-            service_id,
-            destination,
-            offset,
-        )
+        try:
+            return _Rated(
+                subscriber.plan,
+                kind,
+                start,
+                request.service_context_id,
+                mscc.rating_group,
+                service_id,
+                destination,
+                offset,
+            )
+        except RatingError as exc:  # e.g. no rate for this destination
+            raise RatingFailed(str(exc)) from None
 
     def _one(
         self,
@@ -800,10 +786,6 @@ class Charger:
 
 def _key(rating_group: int | None) -> int:
     return NO_RATING_GROUP if rating_group is None else rating_group
-
-
-def _utc(wall: float) -> datetime:
-    return datetime.fromtimestamp(wall, UTC)
 
 
 def _money(micros: Micros, subscriber: Subscriber) -> Money:

@@ -80,6 +80,12 @@ class _Work:
     closed: list[SessionKey] = field(default_factory=list)
     waits: list[Pending] = field(default_factory=list)
     cached: list[tuple[ReplayCache, object]] = field(default_factory=list)
+    #: metric increments of the batch, applied once at its end ((id(metric), labels) -> n)
+    counts: dict[tuple[int, tuple[str, ...]], int] = field(default_factory=dict)
+
+    def count(self, metric: object, *labels: str) -> None:
+        key = (id(metric), labels)
+        self.counts[key] = self.counts.get(key, 0) + 1
 
 
 class CreditControlHandler:
@@ -128,6 +134,7 @@ class CreditControlHandler:
         work = _Work()
         for index, message, request in _in_session_order(parsed):
             answers[index] = self._one(message, request, work, now, wall)
+        self.metrics.record(work.counts)
         pending = self._submit(work)
         result = answers
         if pending is not None:
@@ -154,7 +161,7 @@ class CreditControlHandler:
             if message.application_id != _CC_APP
             else ResultCode.DIAMETER_COMMAND_UNSUPPORTED
         )
-        self.metrics.answers.labels(str(int(code))).inc()
+        self.metrics.child(self.metrics.answers, str(int(code))).inc()
         return error_answer(
             message,
             result_code=code,
@@ -163,7 +170,7 @@ class CreditControlHandler:
         )
 
     def _protocol_error(self, message: Message, exc: ProtocolError) -> bytes:
-        self.metrics.answers.labels(str(int(exc.result_code))).inc()
+        self.metrics.child(self.metrics.answers, str(int(exc.result_code))).inc()
         return error_answer(
             message,
             result_code=exc.result_code,
@@ -177,7 +184,7 @@ class CreditControlHandler:
         self, message: Message, request: CreditControlRequest, work: _Work, now: float, wall: float
     ) -> bytes | None:
         metrics = self.metrics
-        metrics.requests.labels("CCR", REQUEST_TYPES[request.cc_request_type]).inc()
+        work.count(metrics.requests, "CCR", REQUEST_TYPES[request.cc_request_type])
         hop, e2e = message.hop_by_hop, message.end_to_end
         answer_key = (request.origin_host, e2e)
         cached = self.answers.get(answer_key, now)
@@ -193,7 +200,7 @@ class CreditControlHandler:
                 cache_name = "charging_key"
         if cached is not None:
             # RFC 6733 §3 / App. C: the same answer again, and no state change.
-            metrics.duplicates.labels(cache_name).inc()
+            work.count(metrics.duplicates, cache_name)
             if cached.pending is not None:
                 work.waits.append(cached.pending)  # type: ignore[arg-type]
             return with_ids(cached.answer, hop, e2e)
@@ -215,8 +222,8 @@ class CreditControlHandler:
             work.sessions += outcome.sessions
             work.closed += outcome.closed
             for mscc in outcome.msccs:
-                metrics.mscc_results.labels(str(mscc.result_code)).inc()
-            metrics.answers.labels(str(outcome.result_code)).inc()
+                work.count(metrics.mscc_results, str(mscc.result_code))
+            work.count(metrics.answers, str(outcome.result_code))
             answer = self.encoder.encode(
                 request,
                 flags=message.flags,
@@ -236,7 +243,7 @@ class CreditControlHandler:
     def _answer(
         self, request: CreditControlRequest, message: Message, code: int, *, extra: bytes = b""
     ) -> bytes:
-        self.metrics.answers.labels(str(int(code))).inc()
+        self.metrics.child(self.metrics.answers, str(int(code))).inc()
         return self.encoder.encode(
             request,
             flags=message.flags,
@@ -256,9 +263,10 @@ class CreditControlHandler:
     def _observe(self, kinds: list[str], started: float) -> None:
         """Latency from the batch's arrival to its answers being ready, per request type."""
         elapsed = max(0.0, self.clock() - started)
-        latency = self.metrics.latency
+        metrics = self.metrics
+        latency = metrics.latency
         for kind in kinds:
-            latency.labels("CCR", kind).observe(elapsed)
+            metrics.child(latency, "CCR", kind).observe(elapsed)
 
 
 def _numbered(message: Message, request: CreditControlRequest) -> bool:

@@ -8,6 +8,8 @@ Session-Ids or MSISDNs, so the series count stays bounded.
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 from storage.ticket import CommitInfo
@@ -80,6 +82,25 @@ class Metrics:
         self.events_applied = Counter(
             "ocs_account_events_applied", "Account events applied, by kind", ["kind"], registry=r
         )
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
+        self._by_id: dict[int, Counter] = {
+            id(m): m for m in (self.requests, self.answers, self.mscc_results, self.duplicates)
+        }
+
+    def child(self, metric: Counter | Histogram, *labels: str) -> Any:
+        """The labelled child of ``metric``, cached: ``labels()`` costs ~2 µs a call
+        (a lock and a tuple key), which py-spy showed as 15% of a saturated OCS."""
+        key = (id(metric), labels)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*labels)
+        return found
+
+    def record(self, counts: dict[tuple[int, tuple[str, ...]], int]) -> None:
+        """Add a batch's tallies: {(id(metric), labels): n}, one increment per series."""
+        by_id = self._by_id
+        for (metric_id, labels), n in counts.items():
+            self.child(by_id[metric_id], *labels).inc(n)
 
     def observe_commit(self, info: CommitInfo) -> None:
         """The writer's ``on_commit`` hook (runs on its thread; prometheus_client is thread-safe)."""

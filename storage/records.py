@@ -58,9 +58,10 @@ class Posting(NamedTuple):
 NO_RATING_GROUP = -1
 
 
-@dataclass(frozen=True, slots=True)
-class SessionRow:
+class SessionRow(NamedTuple):
     """One rating group of an open credit-control session and what it holds.
+
+    A NamedTuple like `Posting`: the OCS writes one per rating group per CCR.
 
     Written (upserted) by the OCS through the writer so that, after ``kill -9``, the
     session can be resumed: the holds are given back or committed by the next CCR-U/T, or

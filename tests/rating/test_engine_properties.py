@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rating.engine import TIME_HORIZON_SECONDS, max_usage, price
+from rating.engine import TIME_HORIZON_SECONDS, Pricer, max_usage, price
 from rating.money import Rounding
 from rating.tariff import Band, Rate, TariffPlan, UnitPrice
 from rating.units import UnitKind, Usage
@@ -162,3 +162,12 @@ def test_a_band_priced_like_the_default_changes_only_the_rounding(case: Case, un
     assert abs(split.amount - whole.amount) <= len(split.segments)
     if tariff.rounding is Rounding.UP:
         assert split.amount >= whole.amount  # rounding each part up never gives less
+
+
+@given(cases(), usages, budgets, st.none() | st.integers(0, 100_000))
+def test_a_pricer_answers_exactly_as_price_and_max_usage(
+    case: Case, units: int, budget: int, cap: int | None
+) -> None:
+    pricer = Pricer(case.plan, case.start, case.kind)
+    assert pricer.amount(units) == case.price(units)
+    assert pricer.max_usage(budget, cap=cap) == case.max_usage(budget, cap)
