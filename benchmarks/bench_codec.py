@@ -23,9 +23,10 @@ from collections.abc import Callable
 from typing import Any
 
 from protocol import _wire, codec, tree
+from protocol.cca import CcaEncoder, MsccAnswer
 from protocol.codec import Message, decode_message
 from protocol.codes import VENDOR_3GPP, ResultCode
-from protocol.credit_control import CcaEncoder, MsccAnswer, parse_ccr
+from protocol.credit_control import parse_ccr
 from protocol.dictionary import AvpType, lookup
 from protocol.units import ServiceUnits
 

@@ -255,9 +255,7 @@ class _Admin:
     def _peer_view(self, handle: PeerHandle, now: float) -> dict[str, Any]:
         conn = handle.conn
         remote = handle.remote
-        # PeerConnection keeps its watchdog clock private; these are read-only looks at
-        # it (protocol/ offers no public accessor, and the admin view must not alter it).
-        last_rx: float = conn._last_rx
+        last_rx = conn.last_received
         deadline = conn.next_deadline()
         host = remote.origin_host if remote else None
         return {
@@ -269,7 +267,7 @@ class _Admin:
             "address": _peer_address(handle),
             "applications": sorted(remote.common_applications) if remote else [],
             "last_traffic_s": round(now - last_rx, 1),
-            "dwr_pending": bool(conn._dwr_pending),
+            "dwr_pending": conn.watchdog_pending,
             "next_watchdog_s": None if deadline is None else round(max(0.0, deadline - now), 1),
             "sessions": len(self.server.book.sessions.of_peer(host)) if host else 0,
         }

@@ -25,6 +25,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from protocol.cca import (
+    FinalUnitIndication,
+    MsccAnswer,
+    RedirectServer,
+    encode_cost_information,
+    encode_final_unit_indication,
+    encode_remaining_balance,
+)
 from protocol.codec import decode_avps, encode_avp
 from protocol.codes import (
     VENDOR_3GPP,
@@ -38,16 +46,7 @@ from protocol.codes import (
     RequestedAction,
     ResultCode,
 )
-from protocol.credit_control import (
-    CreditControlRequest,
-    FinalUnitIndication,
-    MsccAnswer,
-    MultipleServicesCreditControl,
-    RedirectServer,
-    encode_cost_information,
-    encode_final_unit_indication,
-    encode_remaining_balance,
-)
+from protocol.credit_control import CreditControlRequest, MultipleServicesCreditControl
 from protocol.units import Money, ServiceUnits, encode_units
 from rating.engine import Pricer
 from rating.errors import RatingError

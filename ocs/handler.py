@@ -22,9 +22,10 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from protocol.answers import error_answer
+from protocol.cca import CcaEncoder
 from protocol.codec import Message, encode_avp
 from protocol.codes import ApplicationId, AvpCode, CcRequestType, CommandCode, ResultCode
-from protocol.credit_control import CcaEncoder, CreditControlRequest, parse_ccr
+from protocol.credit_control import CreditControlRequest, parse_ccr
 from protocol.errors import ProtocolError
 from protocol.trio_peer import BatchResult
 from storage.records import Posting, SessionKey, SessionRow, WriteBatch

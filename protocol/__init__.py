@@ -11,6 +11,7 @@ from __future__ import annotations
 from .answers import IdGenerator, answer_header_flags, error_answer
 from .capabilities import Capabilities
 from .cc_client import CreditControlAnswer, MsccRequest, encode_ccr, parse_cca
+from .cca import CcaEncoder, FinalUnitIndication, MsccAnswer
 from .codec import Avp, Message, decode_avps, decode_message, encode_avp, encode_message
 from .codes import (
     ApplicationId,
@@ -22,14 +23,7 @@ from .codes import (
     ResultCode,
     SubscriptionIdType,
 )
-from .credit_control import (
-    CcaEncoder,
-    CreditControlRequest,
-    FinalUnitIndication,
-    MsccAnswer,
-    MultipleServicesCreditControl,
-    parse_ccr,
-)
+from .credit_control import CreditControlRequest, MultipleServicesCreditControl, parse_ccr
 from .errors import (
     AvpError,
     DiameterError,

@@ -357,6 +357,16 @@ class PeerConnection:
         self._now = now
         self._advance(_Rx(In.STOP, reason=f"local disconnect (cause {cause})", result_code=cause))
 
+    @property
+    def last_received(self) -> float:
+        """When the peer last sent anything (the watchdog's proof of life, RFC 3539)."""
+        return self._last_rx
+
+    @property
+    def watchdog_pending(self) -> bool:
+        """True while our DWR waits for its DWA."""
+        return self._dwr_pending
+
     def next_deadline(self) -> float | None:
         """When `handle_timer` must next be called; None once closed."""
         if self.state is S.OPEN:

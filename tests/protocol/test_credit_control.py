@@ -9,6 +9,14 @@ from hypothesis import strategies as st
 
 from protocol import codec
 from protocol.cc_client import MsccRequest, encode_ccr, parse_cca
+from protocol.cca import (
+    CcaEncoder,
+    FinalUnitIndication,
+    MsccAnswer,
+    RedirectServer,
+    encode_cost_information,
+    encode_remaining_balance,
+)
 from protocol.codec import Avp, Message, decode_avps, decode_message
 from protocol.codes import (
     CcRequestType,
@@ -18,15 +26,7 @@ from protocol.codes import (
     ResultCode,
     SubscriptionIdType,
 )
-from protocol.credit_control import (
-    CcaEncoder,
-    FinalUnitIndication,
-    MsccAnswer,
-    RedirectServer,
-    encode_cost_information,
-    encode_remaining_balance,
-    parse_ccr,
-)
+from protocol.credit_control import parse_ccr
 from protocol.errors import AvpError
 from protocol.units import Money, ServiceUnits
 
