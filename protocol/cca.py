@@ -131,8 +131,21 @@ def encode_cost_information(money: Money, cost_unit: str | None = None) -> bytes
     return encode_avp(AvpCode.COST_INFORMATION, body)
 
 
+#: Remaining-Balance { Unit-Value { Value-Digits, Exponent }, Currency-Code } in one pack:
+#: it goes into every CCA, and four encode_avp calls were 3% of a loaded OCS (py-spy)
+_REMAINING_BALANCE = struct.Struct(">IIIIIIIqIIiIII").pack
+
+
 def encode_remaining_balance(money: Money) -> bytes:
     """3GPP Remaining-Balance (TS 32.299 §7.2.183): Unit-Value + Currency-Code."""
+    if money.currency_code is not None:
+        return _REMAINING_BALANCE(
+            Avp3gpp.REMAINING_BALANCE, 0xC0000000 | 60, VENDOR_3GPP,
+            AvpCode.UNIT_VALUE, 0x40000000 | 36,
+            AvpCode.VALUE_DIGITS, 0x40000010, money.value_digits,
+            AvpCode.EXPONENT, 0x4000000C, money.exponent,
+            AvpCode.CURRENCY_CODE, 0x4000000C, money.currency_code,
+        )  # fmt: skip
     return encode_avp(
         Avp3gpp.REMAINING_BALANCE,
         encode_unit_value(money) + encode_currency_code(money),

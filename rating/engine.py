@@ -245,6 +245,11 @@ class Pricer:
         #: the one unit price when no band changes it: the hot path skips the segments
         self._flat = None if rate.band_prices and tariff.bands else rate.price
 
+    @property
+    def start_independent(self) -> bool:
+        """True when no time band changes the price: any start gives the same answers."""
+        return self._flat is not None
+
     def amount(self, units: int) -> Micros:
         """``price(...).amount`` of ``units``."""
         flat = self._flat

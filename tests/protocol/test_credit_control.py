@@ -265,3 +265,15 @@ def test_cca_without_result_code_is_5005() -> None:
     with pytest.raises(AvpError) as info:
         parse_cca(decode_message(raw))
     assert info.value.result_code == ResultCode.DIAMETER_MISSING_AVP
+
+
+@pytest.mark.parametrize("money", [Money(5, 0, 978), Money(-12_345, -6, 840), Money(0, 0, 392)])
+def test_remaining_balance_round_trips(money: Money) -> None:
+    from protocol.cca import encode_remaining_balance
+    from protocol.codec import Avp
+
+    (avp,) = decode_avps(encode_remaining_balance(money))
+    assert (avp.code, avp.vendor_id, avp.flags) == (2021, 10415, 0xC0)
+    from protocol.cc_client import _money_group
+
+    assert _money_group(Avp(avp.code, avp.flags, avp.data, avp.vendor_id)) == money
