@@ -121,9 +121,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         2, "tariff_catalogs: the tariff files loaded, one of them active", _v2_tariff_catalogs
     ),
-    Migration(
-        3, "cc_sessions.used_units/started_at_us: time rated per call", _v3_session_usage
-    ),
+    Migration(3, "cc_sessions.used_units/started_at_us: time rated per call", _v3_session_usage),
 )
 
 LATEST = MIGRATIONS[-1].version

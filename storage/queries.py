@@ -486,9 +486,7 @@ def list_products(conn: Connection) -> list[Product]:
 
 def accounts_per_product(conn: Connection) -> dict[int, int]:
     """product_id -> how many accounts are on it (products without accounts are absent)."""
-    rows = conn.execute(
-        select(accounts.c.product_id, func.count()).group_by(accounts.c.product_id)
-    )
+    rows = conn.execute(select(accounts.c.product_id, func.count()).group_by(accounts.c.product_id))
     return {int(product_id): int(count) for product_id, count in rows}
 
 

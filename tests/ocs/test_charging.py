@@ -330,10 +330,14 @@ def test_single_service_session_persists_its_own_rating_group() -> None:
 def test_a_call_is_rated_once_per_call_not_once_per_interim_report() -> None:
     c = charger((1, "4917001", 10 * EUR, None))
     voice = "32260@3gpp.org"
-    c.credit_control(ccr(T.INITIAL_REQUEST, 0, context=voice, msccs=[MsccRequest()]), now=0, wall=WALL)
+    c.credit_control(
+        ccr(T.INITIAL_REQUEST, 0, context=voice, msccs=[MsccRequest()]), now=0, wall=WALL
+    )
     for number in (1, 2, 3):  # Kamailio: an interim every 30 s
         report = [MsccRequest(used=(ServiceUnits(time=30),))]
-        c.credit_control(ccr(T.UPDATE_REQUEST, number, context=voice, msccs=report), now=number, wall=WALL)
+        c.credit_control(
+            ccr(T.UPDATE_REQUEST, number, context=voice, msccs=report), now=number, wall=WALL
+        )
     final = [MsccRequest(used=(ServiceUnits(time=0),), requested=None)]
     c.credit_control(ccr(T.TERMINATION_REQUEST, 4, context=voice, msccs=final), now=5, wall=WALL)
     # 90 s on a 60/60 tariff at 0.05 EUR/min is two started minutes: 0.10 EUR, not 0.15
@@ -344,7 +348,9 @@ def test_a_call_is_rated_once_per_call_not_once_per_interim_report() -> None:
 def test_the_grant_after_an_interim_is_priced_after_the_call_so_far() -> None:
     c = charger((1, "4917001", 75_000, None))  # 0.075 EUR: one minute and a half of credit
     voice = "32260@3gpp.org"
-    out = c.credit_control(ccr(T.INITIAL_REQUEST, 0, context=voice, msccs=[MsccRequest()]), now=0, wall=WALL)
+    out = c.credit_control(
+        ccr(T.INITIAL_REQUEST, 0, context=voice, msccs=[MsccRequest()]), now=0, wall=WALL
+    )
     assert out.msccs[0].granted == ServiceUnits(time=60)  # 0.05 buys the first minute
     report = [MsccRequest(used=(ServiceUnits(time=30),))]
     out = c.credit_control(ccr(T.UPDATE_REQUEST, 1, context=voice, msccs=report), now=1, wall=WALL)
