@@ -133,10 +133,17 @@ class CachedAnswer:
 
 
 class ReplayCache:
-    """Answers by key, kept ``ttl`` seconds (insertion order is expiry order)."""
+    """Answers by key, kept ``ttl`` seconds (insertion order is expiry order).
 
-    def __init__(self, ttl: float) -> None:
+    Bounded by ``max_entries`` too: at 15 000 CCR/s four minutes are 3.6 M answers of
+    ~0.5 kB each, so past the bound the oldest entry goes first (``evicted`` counts
+    them; a duplicate older than that is then charged by its End-to-End id alone).
+    """
+
+    def __init__(self, ttl: float, *, max_entries: int = 2_000_000) -> None:
         self.ttl = ttl
+        self.max_entries = max_entries
+        self.evicted = 0
         self._entries: OrderedDict[object, CachedAnswer] = OrderedDict()
 
     def __len__(self) -> int:
@@ -149,8 +156,12 @@ class ReplayCache:
         return entry
 
     def put(self, key: object, answer: bytes, now: float, pending: object | None = None) -> None:
-        self._entries[key] = CachedAnswer(answer, now + self.ttl, pending)
-        self._entries.move_to_end(key)
+        entries = self._entries
+        entries[key] = CachedAnswer(answer, now + self.ttl, pending)
+        entries.move_to_end(key)
+        if len(entries) > self.max_entries:
+            entries.popitem(last=False)
+            self.evicted += 1
 
     def expire(self, now: float) -> int:
         """Drop entries past their time; returns how many."""

@@ -229,3 +229,15 @@ async def test_byte_identical_reports_numbered_zero_are_each_charged() -> None:
     # ...while a retransmission of the last one (same End-to-End id, T flag) is not
     await answers(handler([ccr(T.UPDATE_REQUEST, 0, 3, octets=MB, retransmission=True)]))
     assert balance(handler) == 10 * EUR - 20_000
+
+
+def test_replay_cache_expires_by_time_and_is_bounded_in_size() -> None:
+    from ocs.sessions import ReplayCache
+
+    cache = ReplayCache(240.0, max_entries=3)
+    for n in range(5):
+        cache.put(n, b"answer", now=float(n))
+    assert len(cache) == 3 and cache.evicted == 2
+    assert cache.get(0, now=5.0) is None and cache.get(4, now=5.0) is not None
+    assert cache.get(4, now=244.0) is None  # past its four minutes
+    assert cache.expire(now=250.0) == 3 and len(cache) == 0
