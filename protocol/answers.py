@@ -38,7 +38,7 @@ from .codec import (
     encode_avp,
     encode_message,
 )
-from .codes import AvpCode, HeaderFlag
+from .codes import AvpCode, CommandCode, HeaderFlag
 from .errors import ProtocolError
 
 _M = 0x40
@@ -68,6 +68,28 @@ def _session_id(request: Message) -> bytes | None:
     except ProtocolError:
         return None
     return None if avp is None else avp.data
+
+
+#: AVPs an application answer must echo from its request (RFC 8506 §3.2: a CCA carries
+#: Auth-Application-Id, CC-Request-Type and CC-Request-Number), so that a 4xxx/5xxx
+#: built here, without the application's encoder, still parses as that command's answer
+_ECHO = {
+    int(CommandCode.CREDIT_CONTROL): (
+        AvpCode.AUTH_APPLICATION_ID,
+        AvpCode.CC_REQUEST_TYPE,
+        AvpCode.CC_REQUEST_NUMBER,
+    ),
+}
+
+
+def _echoed(request: Message) -> list[bytes]:
+    codes = _ECHO.get(request.command_code)
+    if not codes:
+        return []
+    try:
+        return [avp.encode() for avp in request.avps if avp.code in codes and not avp.vendor_id]
+    except ProtocolError:  # the body is what failed: the generic answer is all there is
+        return []
 
 
 def error_answer(
@@ -112,6 +134,8 @@ def error_answer(
         )
     if failed_avp is not None:
         parts.append(encode_avp(AvpCode.FAILED_AVP, failed_avp, flags=_M))
+    if isinstance(request, Message) and not result_code // 1000 == 3:
+        parts.extend(_echoed(request))
     return encode_message(
         request.command_code,
         answer_header_flags(request.flags, result_code),

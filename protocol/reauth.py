@@ -18,6 +18,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
+from .answers import answer_header_flags
 from .codec import Avp, Message, decode_identity, decode_unsigned32, decode_utf8, encode_avp
 from .codec import encode_message as _encode_message
 from .codes import ApplicationId, AvpCode, CommandCode, HeaderFlag, ReAuthRequestType, ResultCode
@@ -169,9 +170,7 @@ def _encode_answer(
     else:  # only Session-Id is read: any RAR/ASR we can answer, we answer
         found = _scan(request, command, (_C.SESSION_ID,), request=True)
         session_id = decode_utf8(found[_C.SESSION_ID])
-    flags = request.flags & HeaderFlag.PROXIABLE
-    if 3000 <= result_code < 4000:
-        flags |= HeaderFlag.ERROR
+    flags = answer_header_flags(request.flags, result_code)
     body = [_text(_C.SESSION_ID, session_id), _u32(_C.RESULT_CODE, result_code)]
     body += [_text(_C.ORIGIN_HOST, origin_host), _text(_C.ORIGIN_REALM, origin_realm), extra]
     return _encode_message(command, flags, _APP, hop_by_hop, end_to_end, b"".join(body))

@@ -186,6 +186,7 @@ class _Driver:
             if not (
                 isinstance(answer, bytes)
                 and len(answer) >= 20
+                and int.from_bytes(answer[1:4], "big") == len(answer)
                 and not answer[4] & 0x80
                 and int.from_bytes(answer[12:16], "big") == request.hop_by_hop
             ):
@@ -229,7 +230,7 @@ class _Driver:
                 )
             elif isinstance(event, PeerClosing):
                 # DPR is the graceful way out (RFC 6733 §5.4): nothing to warn about.
-                log.info("peer disconnecting: Disconnect-Cause %d", event.cause)
+                log.info("peer disconnecting: Disconnect-Cause %s", event.cause)
             elif isinstance(event, WatchdogFailed):
                 log.warning("peer: %r", event)
 

@@ -147,10 +147,12 @@ def from_micros(micros: Micros) -> Decimal:
 
 
 def round_to_minor(micros: Micros, cur: Currency, rounding: Rounding) -> Micros:
-    """Round to what the currency can show (e.g. whole cents), staying in micro-units."""
+    """Round to what the currency can show (e.g. whole cents), staying in micro-units.
+
+    Exact integer arithmetic (`round_ratio`): no process-wide Decimal context involved.
+    """
     step = cur.minor_unit_micros
-    quotient = Decimal(micros) / Decimal(step)
-    return int(quotient.to_integral_value(rounding=rounding.value)) * step
+    return round_ratio(micros, step, rounding) * step
 
 
 def format_money(micros: Micros, cur: Currency, *, exact: bool = False) -> str:
@@ -173,11 +175,6 @@ def unit_value(micros: Micros) -> tuple[int, int]:
         digits //= 10
         exponent += 1
     return digits, exponent
-
-
-def from_unit_value(value_digits: int, exponent: int, rounding: Rounding) -> Micros:
-    """Micro-units of a Diameter Unit-Value, rounded as told when it has more precision."""
-    return to_micros(Decimal(value_digits).scaleb(exponent, _EXACT), rounding)
 
 
 def to_micros_ratio(amount: Decimal | int | str) -> tuple[int, int]:

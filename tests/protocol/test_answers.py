@@ -76,7 +76,9 @@ def test_generic_format_order_session_id_first_and_failed_avp() -> None:
         error_reporting_host="relay.test",
     )
     avps = decode_message(raw).avps
-    assert [a.code for a in avps] == [263, 264, 296, 268, 281, 294, 279]
+    # a 5xxx to a CCR also echoes what the CCA format requires (RFC 8506 §3.2): the
+    # request's Auth-Application-Id (this test CCR carries no type or number)
+    assert [a.code for a in avps] == [263, 264, 296, 268, 281, 294, 279, 258]
     assert avps[0].data == b"gw;1;2"
     assert not avps[4].mandatory and not avps[5].mandatory  # Error-Message, Error-Reporting-Host
     assert avps[6].mandatory
@@ -192,3 +194,20 @@ def test_common_applications(local: set[int], remote: set[int], common: set[int]
 def test_capabilities_need_an_address() -> None:
     with pytest.raises(ValueError, match="Host-IP-Address"):
         Capabilities(origin_host="o", origin_realm="r", host_ip_addresses=())
+
+
+def test_a_5xxx_to_a_ccr_keeps_the_cca_format() -> None:
+    from protocol.cc_client import encode_ccr, parse_cca
+    from protocol.codes import CcRequestType
+
+    raw_ccr = encode_ccr(
+        session_id="s", origin_host="gw", origin_realm="r", destination_realm="ocs",
+        service_context_id="32251@3gpp.org", cc_request_type=CcRequestType.UPDATE_REQUEST,
+        cc_request_number=7, hop_by_hop=1, end_to_end=2,
+    )  # fmt: skip
+    answer = error_answer(
+        decode_message(raw_ccr), result_code=5012, origin_host="ocs", origin_realm="r"
+    )
+    cca = parse_cca(decode_message(answer))  # a strict client's parse: 5005 if anything is missing
+    assert (cca.result_code, cca.cc_request_type, cca.cc_request_number) == (5012, 2, 7)
+    assert cca.auth_application_id == 4

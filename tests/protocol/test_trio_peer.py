@@ -299,3 +299,23 @@ async def test_over_loopback_tcp() -> None:
                 assert result_code(answer_message) == 2001
                 assert len(await peer.request_many([ccr(0)] * 5)) == 5
             nursery.cancel_scope.cancel()
+
+
+async def test_an_answer_with_a_lying_length_is_replaced_not_a_dropped_connection(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    def lying(requests: list[Message]) -> Sequence[bytes]:
+        return [answer(requests[0]) + b"\0\0\0\0", answer(requests[1])]  # first length lies
+
+    client, server = trio.testing.memory_stream_pair()
+    buffer = ReceiveBuffer()
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(serve_peer, server, server_conn(), lying)
+            await handshake(client, buffer)
+            await client.send_all(ccr(1) + ccr(2))
+            assert [result_code(await read_message(client, buffer)) for _ in range(2)] == [
+                5012,
+                2001,
+            ]
+            nursery.cancel_scope.cancel()
