@@ -134,7 +134,7 @@ def error_answer(
         )
     if failed_avp is not None:
         parts.append(encode_avp(AvpCode.FAILED_AVP, failed_avp, flags=_M))
-    if isinstance(request, Message) and not result_code // 1000 == 3:
+    if isinstance(request, Message) and result_code // 1000 != 3:
         parts.extend(_echoed(request))
     return encode_message(
         request.command_code,
