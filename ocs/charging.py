@@ -65,6 +65,8 @@ from storage.records import (
 from .directory import Directory, Subscriber
 from .errors import (
     AccountBlocked,
+    ChargeAborted,
+    ChargingError,
     RatingFailed,
     UnknownSession,
     UnknownSubscriber,
@@ -259,17 +261,31 @@ class Charger:
         """Answer one CCR. ``now`` is the monotonic clock (Tcc), ``wall`` Unix seconds.
 
         Raises:
-            ChargingError: a command-level failure (5030, 5003, 5031, 5002).
+            ChargingError: a command-level failure (5030, 5003, 5031, 5002), or
+                `ChargeAborted` for anything unexpected. Either carries in ``partial``
+                what the ledger already did for this request, so that the caller still
+                writes those postings: memory and SQL must never disagree.
         """
+        outcome = Outcome()
+        try:
+            if request.cc_request_type is _T.EVENT_REQUEST:
+                return self._event(request, wall, outcome)
+            return self._session_request(request, outcome, now=now, wall=wall)
+        except ChargingError as exc:
+            exc.partial = outcome
+            raise
+        except Exception as exc:
+            raise ChargeAborted(f"{type(exc).__name__}: {exc}", partial=outcome) from exc
+
+    def _session_request(
+        self, request: CreditControlRequest, outcome: Outcome, *, now: float, wall: float
+    ) -> Outcome:
         kind = request.cc_request_type
-        if kind is _T.EVENT_REQUEST:
-            return self._event(request, wall)
         session = self.sessions.get(request.session_id)
         state = CcState.IDLE if session is None else CcState.OPEN
         if kind is _T.UPDATE_REQUEST and session is None:
             raise UnknownSession(f"no open session {request.session_id!r}")
         subscriber = self._subscriber(request) if session is None else self._known(session)
-        outcome = Outcome()
         if session is None:
             self._check_context(request, subscriber)
             if (
@@ -395,11 +411,14 @@ class Charger:
         final: bool,
         wall: float,
     ) -> None:
-        msccs = request.multiple_services_credit_control
+        msccs = by_rating_group(request.multiple_services_credit_control)
+        # Every rating group is priced before the ledger is touched: a 5031 for the
+        # second one must not leave the first one half charged.
+        rated = [self._rated(request, subscriber, mscc, wall, session) for mscc in msccs]
         if msccs:
-            for mscc in msccs:
+            for mscc, pricing in zip(msccs, rated, strict=True):
                 outcome.msccs.append(
-                    self._one(request, session, subscriber, mscc, outcome, final=final, wall=wall)
+                    self._one(session, mscc, pricing, outcome, final=final, wall=wall)
                 )
             return
         # Single-service credit control (RFC 8506 §5.1): units at the command level.
@@ -409,7 +428,8 @@ class Charger:
             request.requested_service_unit,
             request.used_service_units,
         )
-        answer = self._one(request, session, subscriber, single, outcome, final=final, wall=wall)
+        pricing = self._rated(request, subscriber, single, wall, session)
+        answer = self._one(session, single, pricing, outcome, final=final, wall=wall)
         if answer.result_code != _SUCCESS:
             outcome.result_code = answer.result_code
         extra = []
@@ -446,7 +466,11 @@ class Charger:
         else:
             destination = None
         plan = subscriber.plan
-        key = (id(plan.in_force(start)), kind, request.service_context_id, mscc.rating_group,
+        try:
+            version = plan.in_force(start)
+        except RatingError as exc:  # e.g. a call older than the new product's tariff
+            raise RatingFailed(str(exc)) from None
+        key = (id(version), kind, request.service_context_id, mscc.rating_group,
                service_id, destination)  # fmt: skip
         pricer = self._pricers.get(key)
         if pricer is None:
@@ -470,10 +494,9 @@ class Charger:
 
     def _one(
         self,
-        request: CreditControlRequest,
         session: CcSession,
-        subscriber: Subscriber,
         mscc: MultipleServicesCreditControl,
+        rated: _Rated | None,
         outcome: Outcome,
         *,
         final: bool,
@@ -482,7 +505,6 @@ class Charger:
         rating_group = mscc.rating_group
         key = NO_RATING_GROUP if rating_group is None else rating_group
         outcome.touched.add(key)
-        rated = self._rated(request, subscriber, mscc, wall, session)
         if rated is None:
             # The tariff sells nothing for this rating group: a barred service
             # (RFC 8506 §9.1 4010: the gateway may stop offering it).
@@ -655,15 +677,14 @@ class Charger:
 
     # ------------------------------------------------------------------ events
 
-    def _event(self, request: CreditControlRequest, wall: float) -> Outcome:
+    def _event(self, request: CreditControlRequest, wall: float, outcome: Outcome) -> Outcome:
         subscriber = self._subscriber(request)
         self._check_context(request, subscriber)
         action = request.requested_action or RequestedAction.DIRECT_DEBITING
         account = self.ledger.account(subscriber.account_id)
         if action is RequestedAction.DIRECT_DEBITING and account.status is not AccountStatus.ACTIVE:
             raise AccountBlocked(f"account {subscriber.msisdn} is not active")
-        outcome = Outcome()
-        msccs = request.multiple_services_credit_control or (
+        msccs = by_rating_group(request.multiple_services_credit_control) or (
             MultipleServicesCreditControl(
                 request.rating_group,
                 () if request.service_identifier is None else (request.service_identifier,),
@@ -674,8 +695,9 @@ class Charger:
         now_us = int(wall * 1_000_000)
         total: Micros = 0
         enough = True
-        for mscc in msccs:
-            rated = self._rated(request, subscriber, mscc, wall)
+        # priced before the ledger is touched (see _services)
+        pricings = [self._rated(request, subscriber, mscc, wall) for mscc in msccs]
+        for mscc, rated in zip(msccs, pricings, strict=True):
             if rated is None:
                 outcome.msccs.append(
                     MsccAnswer(mscc.rating_group, _DENIED, mscc.service_identifiers)
@@ -775,6 +797,36 @@ class Charger:
         )
         rest = max(0, units - covered)
         return rest == 0 or rated.price_of(rest) <= account.headroom
+
+
+def by_rating_group(
+    msccs: tuple[MultipleServicesCreditControl, ...],
+) -> tuple[MultipleServicesCreditControl, ...]:
+    """One MSCC per rating group, merging repeats (TS 32.299: the quota belongs to the
+    rating group). Two MSCCs of one group would otherwise get two grants on one hold,
+    the second freeing the first: a credit-control bypass. Used units add up; the
+    Service-Identifiers are kept in order; the first Requested-Service-Unit asks."""
+    seen: dict[int | None, int] = {}
+    out: list[MultipleServicesCreditControl] = []
+    for mscc in msccs:
+        at = seen.get(mscc.rating_group)
+        if at is None:
+            seen[mscc.rating_group] = len(out)
+            out.append(mscc)
+            continue
+        first = out[at]
+        services = first.service_identifiers + tuple(
+            s for s in mscc.service_identifiers if s not in first.service_identifiers
+        )
+        out[at] = first._replace(
+            service_identifiers=services,
+            requested=first.requested if first.requested is not None else mscc.requested,
+            used=first.used + mscc.used,
+            reporting_reason=first.reporting_reason
+            if first.reporting_reason is not None
+            else mscc.reporting_reason,
+        )
+    return tuple(out) if len(out) != len(msccs) else msccs
 
 
 def _key(rating_group: int | None) -> int:

@@ -1,6 +1,7 @@
 """Exceptions that abort one credit-control request.
 
 * ChargingError                 answered with its ``result_code`` (+ Failed-AVP)
+  * ChargeAborted               an unexpected fault: 5012 DIAMETER_UNABLE_TO_COMPLY
   * UnknownSubscriber           5030 DIAMETER_USER_UNKNOWN
   * AccountBlocked              5003 DIAMETER_AUTHORIZATION_REJECTED
   * RatingFailed                5031 DIAMETER_RATING_FAILED, Failed-AVP Service-Context-Id
@@ -22,9 +23,18 @@ class ChargingError(Exception):
 
     result_code: ClassVar[ResultCode] = ResultCode.DIAMETER_UNABLE_TO_COMPLY
 
-    def __init__(self, message: str, *, failed_avp: bytes | None = None) -> None:
+    def __init__(
+        self, message: str, *, failed_avp: bytes | None = None, partial: object = None
+    ) -> None:
         super().__init__(message)
         self.failed_avp = failed_avp
+        #: the `charging.Outcome` of the ledger work done before the fault: its
+        #: postings must still be written, so SQL keeps matching memory
+        self.partial = partial
+
+
+class ChargeAborted(ChargingError):
+    """Anything unexpected while charging one CCR (a bug, or an input we did not foresee)."""
 
 
 class UnknownSubscriber(ChargingError):

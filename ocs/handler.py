@@ -30,8 +30,8 @@ from protocol.errors import ProtocolError
 from protocol.trio_peer import BatchResult
 from storage.records import Posting, SessionKey, SessionRow, WriteBatch
 
-from .charging import Charger
-from .errors import ChargingError
+from .charging import Charger, Outcome
+from .errors import ChargeAborted, ChargingError
 from .metrics import REQUEST_TYPES, Metrics
 from .sessions import ReplayCache, charging_key, with_ids
 
@@ -216,6 +216,13 @@ class CreditControlHandler:
         try:
             outcome = self.charger.credit_control(request, now=now, wall=wall)
         except ChargingError as exc:
+            if isinstance(exc, ChargeAborted):
+                log.error("CCR %s aborted: %s", request.session_id, exc, exc_info=exc.__cause__)
+            partial = exc.partial
+            if isinstance(partial, Outcome):  # what the ledger did before the fault
+                work.postings += partial.postings
+                work.sessions += partial.sessions
+                work.closed += partial.closed
             extra = encode_avp(AvpCode.FAILED_AVP, exc.failed_avp) if exc.failed_avp else b""
             answer = self._answer(request, message, exc.result_code, extra=extra)
         else:

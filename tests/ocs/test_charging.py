@@ -358,3 +358,22 @@ def test_the_grant_after_an_interim_is_priced_after_the_call_so_far() -> None:
     # rest of the minute already paid for: 30 s, free of charge.
     assert c.ledger.account(1).balance == 25_000
     assert out.msccs[0].granted == ServiceUnits(time=30)
+
+
+def test_two_msccs_of_one_rating_group_share_one_hold_and_one_answer() -> None:
+    c = charger((1, "4917001", 10 * EUR, None))
+    twice = [
+        MsccRequest(rating_group=10, service_identifiers=(1,)),
+        MsccRequest(rating_group=10, service_identifiers=(2,)),
+    ]
+    out = c.credit_control(ccr(T.INITIAL_REQUEST, 0, msccs=twice), now=0, wall=WALL)
+    (mscc,) = out.msccs  # one answer MSCC per rating group
+    assert mscc.service_identifiers == (1, 2)
+    assert mscc.granted == ServiceUnits(total_octets=10 * MB)
+    assert c.ledger.account(1).reserved == 100_000  # one hold, not two grants on one
+    both_used = [
+        MsccRequest(rating_group=10, used=(ServiceUnits(total_octets=MB),), requested=None),
+        MsccRequest(rating_group=10, used=(ServiceUnits(total_octets=2 * MB),), requested=None),
+    ]
+    c.credit_control(ccr(T.TERMINATION_REQUEST, 1, msccs=both_used), now=1, wall=WALL)
+    assert c.ledger.account(1).balance == 10 * EUR - 30_000

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import pytest
 import trio
 
+from ocs.charging import Charger
 from ocs.handler import CreditControlHandler, HandlerOptions
 from ocs.metrics import Metrics
 from protocol.cc_client import MsccRequest, encode_ccr, parse_cca
@@ -241,3 +243,35 @@ def test_replay_cache_expires_by_time_and_is_bounded_in_size() -> None:
     assert cache.get(0, now=5.0) is None and cache.get(4, now=5.0) is not None
     assert cache.get(4, now=244.0) is None  # past its four minutes
     assert cache.expire(now=250.0) == 3 and len(cache) == 0
+
+
+async def test_an_unexpected_fault_mid_request_answers_5012_and_still_writes_what_was_charged(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    handler, persistence = make()
+    await answers(handler([ccr(T.INITIAL_REQUEST, 0, 1)]))
+    real_one = Charger._one
+    calls: list[int] = []
+
+    def flaky(self: Charger, *args: object, **kwargs: object) -> object:
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("a bug in the second rating group")
+        return real_one(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Charger, "_one", flaky)
+    two = [MsccRequest(rating_group=10, used=(ServiceUnits(total_octets=MB),)),
+           MsccRequest(rating_group=20, used=(ServiceUnits(total_octets=MB),))]  # fmt: skip
+    raw = encode_ccr(
+        session_id="gw;1", origin_host="gw.test", origin_realm="test", destination_realm="ocs",
+        service_context_id="32251@3gpp.org", cc_request_type=T.UPDATE_REQUEST,
+        cc_request_number=1, hop_by_hop=7, end_to_end=7,
+        subscription_ids=[(SubscriptionIdType.END_USER_E164, "4917001")], msccs=two,
+    )  # fmt: skip
+    before = len(persistence.batches)
+    (answer,) = await answers(handler([decode_message(raw, lazy=True)]))
+    assert result_code(answer) == ResultCode.DIAMETER_UNABLE_TO_COMPLY
+    # RG 10 was charged in memory before the fault: its postings went to SQL anyway
+    written = [p for batch in persistence.batches[before:] for p in batch.postings]
+    assert sum(p.amount for p in written) == -10_000
+    assert balance(handler) == 10 * EUR - 10_000
