@@ -31,7 +31,7 @@ from protocol.errors import PeerClosedError, ProtocolError
 from protocol.peer import PeerConfig, PeerConnection, Role, allow_peers
 from protocol.reauth import encode_asr, encode_rar, parse_asa, parse_raa
 from protocol.trio_peer import PeerHandle, serve_peer
-from storage.records import BucketKind, WriteBatch
+from storage.records import BucketKind, SessionKey, WriteBatch
 from storage.writer import GroupCommitWriter, WriterState
 
 from .account_events import apply_events
@@ -50,7 +50,7 @@ from .persist import (
     open_database,
     read_event_batch,
 )
-from .sessions import CcSession
+from .sessions import ENDED, CcSession
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +82,7 @@ def policy_from(config: OcsConfig) -> Policy:
             p.origin_host for p in config.peers if p.rise_mscc_result_code
         ),
         service_context_ids=frozenset(credit.service_context_ids),
+        ended_seconds=float(max(config.diameter.answer_cache_seconds, 240)),
     )
 
 
@@ -226,10 +227,16 @@ class OcsServer:
     async def tcc_loop(self) -> None:
         while True:
             await trio.sleep(1.0)
-            expired = self.book.sessions.expired(trio.current_time())
+            now = trio.current_time()
+            expired = self.book.sessions.expired(now)
             if expired:
                 self.metrics.tcc_expiries.inc(len(expired))
                 self._end_sessions(expired)
+            forgotten = self.book.sessions.forget_ended(now)
+            if forgotten:
+                self.persistence.submit(
+                    WriteBatch(closed=[SessionKey(sid, ENDED) for sid in forgotten])
+                )
             self.metrics.sessions.set(len(self.book.sessions))
             self.metrics.reserved.set(sum(r.micros for r in self.book.ledger.reservations()))
             self.metrics.commit_lag.set(self.writer.queued_rows)

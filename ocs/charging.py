@@ -72,7 +72,7 @@ from .errors import (
     UnknownSubscriber,
 )
 from .ledger import Ledger
-from .sessions import CcSession, CcState, SessionTable
+from .sessions import ENDED, CcSession, CcState, SessionTable
 
 _T = CcRequestType
 _SUCCESS = int(ResultCode.DIAMETER_SUCCESS)
@@ -134,6 +134,9 @@ class Policy:
     rise_mscc_result_code: frozenset[str] = frozenset()
     #: Service-Context-Ids served; empty: whatever the subscriber's tariff prices
     service_context_ids: frozenset[str] = frozenset()
+    #: how long an ended session's last request number is kept (and persisted) to
+    #: recognise a retransmitted CCR-T; at least the answer caches' 4 minutes
+    ended_seconds: float = 300.0
 
 
 @dataclass(slots=True)
@@ -282,6 +285,17 @@ class Charger:
     ) -> Outcome:
         kind = request.cc_request_type
         session = self.sessions.get(request.session_id)
+        number = request.cc_request_number
+        # A numbered request at or below the last one answered is a retransmission the
+        # answer caches no longer hold (they live in memory: a restart empties them).
+        # RFC 8506 §7 makes the server detect it from Session-Id and CC-Request-Number;
+        # it is answered from the current state, never charged again. Number 0 on an
+        # update or termination identifies nothing (PyHSS sends 0 every time).
+        if number and kind is not _T.INITIAL_REQUEST:
+            if session is not None and number <= session.last_request_number:
+                return self._replay(request, session, outcome, wall)
+            if session is None and self.sessions.was_ended(request.session_id, number):
+                return outcome  # the session's CCR-T was answered (and charged) already
         state = CcState.IDLE if session is None else CcState.OPEN
         if kind is _T.UPDATE_REQUEST and session is None:
             raise UnknownSession(f"no open session {request.session_id!r}")
@@ -304,7 +318,8 @@ class Charger:
         blocked = self.ledger.account(subscriber.account_id).status is not AccountStatus.ACTIVE
         self._services(request, session, subscriber, outcome, final=final or blocked, wall=wall)
         if final or blocked:
-            self._end(session, outcome, wall)
+            session.last_request_number = request.cc_request_number
+            self._end(session, outcome, wall, now=now)
             if blocked and not final:
                 # RFC 8506 §7: Open + CCR-U failed -> Idle, used units debited.
                 outcome.result_code = int(ResultCode.DIAMETER_AUTHORIZATION_REJECTED)
@@ -601,12 +616,53 @@ class Charger:
 
     # ------------------------------------------------------------------ session end and rows
 
-    def _end(self, session: CcSession, outcome: Outcome, wall: float) -> None:
-        """Release every hold the session still has and forget it (-> Idle)."""
+    def _end(self, session: CcSession, outcome: Outcome, wall: float, *, now: float) -> None:
+        """Release every hold the session still has and forget it (-> Idle).
+
+        Its rows are deleted one rating group at a time and an end marker is written in
+        their place, kept as long as the answer caches (see `SessionTable`).
+        """
+        rows = set(session.rating_groups) | outcome.touched | {NO_RATING_GROUP}
         for key in sorted(self.holds_of(session)):
             self._release(session, key, outcome, wall)
         self.sessions.close(session.session_id)
-        outcome.closed.append(SessionKey(session.session_id))
+        sid = session.session_id
+        outcome.closed.extend(SessionKey(sid, key) for key in sorted(rows))
+        keep = self.policy.ended_seconds
+        self.sessions.end(sid, session.last_request_number, until=now + keep)
+        now_us = int(wall * 1_000_000)
+        outcome.sessions.append(
+            SessionRow(
+                sid,
+                ENDED,
+                session.account_id,
+                "ended",
+                session.last_request_number,
+                session.origin_host,
+                expires_at_us=now_us + int(keep * 1_000_000),
+                updated_at_us=now_us,
+            )
+        )
+
+    def _replay(
+        self, request: CreditControlRequest, session: CcSession, outcome: Outcome, wall: float
+    ) -> Outcome:
+        """The answer to a request already answered: the holds as they stand, no charge."""
+        subscriber = self._known(session)
+        for mscc in by_rating_group(request.multiple_services_credit_control):
+            hold = self.ledger.reservation(session.session_id, _key(mscc.rating_group))
+            rated = self._rated(request, subscriber, mscc, wall, session)
+            granted = rated.granted(hold.granted) if hold and rated and hold.granted else None
+            outcome.msccs.append(
+                MsccAnswer(
+                    mscc.rating_group,
+                    _SUCCESS,
+                    mscc.service_identifiers,
+                    granted=granted,
+                    validity_time=self.policy.validity_time if granted else None,
+                )
+            )
+        return outcome
 
     def holds_of(self, session: CcSession) -> set[int]:
         return set(session.rating_groups)

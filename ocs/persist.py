@@ -44,7 +44,7 @@ from .directory import Directory, Subscriber
 from .ledger import Account as LedgerAccount
 from .ledger import Ledger
 from .metrics import Metrics
-from .sessions import CcSession, SessionTable
+from .sessions import ENDED, CcSession, SessionTable
 
 OCS_CONSUMER = "ocs"
 
@@ -220,6 +220,10 @@ def load_book(engine: Engine, *, monotonic_now: float, wall_now: float | None = 
             directory.add(subscriber(account, product, catalog))
     sessions = SessionTable()
     for row in state.sessions:
+        if row.rating_group == ENDED:  # an ended session's marker (see SessionTable)
+            remaining = max(0.0, (row.expires_at_us / 1e6) - wall_now)
+            sessions.end(row.session_id, row.request_number, until=monotonic_now + remaining)
+            continue
         if row.reserved or row.bucket_reserved:
             ledger.restore_hold(
                 row.account_id,

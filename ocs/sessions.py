@@ -76,11 +76,23 @@ class CcSession:
     used: dict[int, int] = field(default_factory=dict)
 
 
+#: the rating-group key of a session's end marker row in SQL (real keys are >= -1)
+ENDED = -2
+
+
 class SessionTable:
-    """Open sessions by Session-Id, with Tcc deadlines."""
+    """Open sessions by Session-Id, with Tcc deadlines, and recently ended ones.
+
+    An ended session is remembered (its last CC-Request-Number, until a deadline) so
+    that a retransmitted CCR-T arriving after a restart, when the answer caches are
+    empty, is recognised and not charged again. Its marker is persisted like a session
+    row (rating group `ENDED`).
+    """
 
     def __init__(self) -> None:
         self._sessions: dict[str, CcSession] = {}
+        #: session id -> (last CC-Request-Number, forget-after deadline on the `now` clock)
+        self.ended: dict[str, tuple[int, float]] = {}
 
     def __len__(self) -> int:
         return len(self._sessions)
@@ -102,6 +114,21 @@ class SessionTable:
 
     def touch(self, session: CcSession, *, now: float, tcc: float) -> None:
         session.expires_at = now + tcc
+
+    def end(self, session_id: str, number: int, *, until: float) -> None:
+        self.ended[session_id] = (number, until)
+
+    def was_ended(self, session_id: str, number: int) -> bool:
+        """Whether this request number of an ended session was already answered."""
+        found = self.ended.get(session_id)
+        return found is not None and number <= found[0]
+
+    def forget_ended(self, now: float) -> list[str]:
+        """Drop end markers past their deadline; returns their session ids."""
+        gone = [sid for sid, (_, until) in self.ended.items() if until <= now]
+        for sid in gone:
+            del self.ended[sid]
+        return gone
 
     def expired(self, now: float) -> list[CcSession]:
         """Sessions whose Tcc ran out, removed from the table (RFC 8506 §7: -> Idle)."""

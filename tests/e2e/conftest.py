@@ -100,6 +100,7 @@ class Gateway:
         context: str = "32251@3gpp.org",
         action: RequestedAction | None = None,
         requested: ServiceUnits | None = None,
+        retransmission: bool = False,
     ) -> bytes:
         n = next(self.ids)
         return encode_ccr(
@@ -116,6 +117,7 @@ class Gateway:
             msccs=msccs,
             requested_action=action,
             requested_service_unit=requested,
+            retransmission=retransmission,
         )
 
     async def ask(self, raw: bytes) -> Message:

@@ -111,6 +111,23 @@ async def test_sigkill_then_restart_resumes_the_session(tmp_path: Path) -> None:
     shown = balance(db_url)
     assert (shown["balance"], shown["reserved"]) == ("9.96", "0.10")
     with ocs_process(db_url, port, log), trio.fail_after(60):
+        # The gateway never saw the answer to CCR-U 1 and retransmits it (T flag) to
+        # the restarted OCS, whose answer caches are empty: it must not charge again.
+        codes = await session_step(
+            port,
+            lambda gw: [
+                gw.ccr(
+                    sid,
+                    T.UPDATE_REQUEST,
+                    1,
+                    msccs=[MsccRequest(rating_group=10, used=used)],
+                    retransmission=True,
+                )
+            ],
+            first_id=2,
+        )
+        assert codes == [ResultCode.DIAMETER_SUCCESS]
+        assert balance(db_url)["balance"] == "9.96", log.read_text()
         codes = await session_step(
             port,
             lambda gw: [

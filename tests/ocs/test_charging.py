@@ -111,7 +111,8 @@ def test_initial_update_termination_charges_exactly_what_was_used() -> None:
     assert c.ledger.account(1).balance == 10 * EUR - 50_000 - 20
     assert c.ledger.account(1).reserved == 0
     assert len(c.sessions) == 0
-    assert out.closed and out.closed[-1].rating_group is None
+    assert {k.rating_group for k in out.closed} == {10, -1}  # its rows go...
+    assert [(r.rating_group, r.state, r.request_number) for r in out.sessions] == [(-2, "ended", 2)]
 
 
 def test_the_last_grant_carries_fui_then_4012_without_fui() -> None:
@@ -377,3 +378,23 @@ def test_two_msccs_of_one_rating_group_share_one_hold_and_one_answer() -> None:
     ]
     c.credit_control(ccr(T.TERMINATION_REQUEST, 1, msccs=both_used), now=1, wall=WALL)
     assert c.ledger.account(1).balance == 10 * EUR - 30_000
+
+
+def test_retransmissions_the_caches_no_longer_hold_are_never_charged_again() -> None:
+    c = charger((1, "4917001", 10 * EUR, None))
+    c.credit_control(ccr(T.INITIAL_REQUEST, 0), now=0, wall=WALL)
+    c.credit_control(ccr(T.UPDATE_REQUEST, 1, msccs=used(MB)), now=1, wall=WALL)
+    after_update = c.ledger.account(1).balance
+    again = c.credit_control(ccr(T.UPDATE_REQUEST, 1, msccs=used(MB)), now=2, wall=WALL)
+    assert again.postings == [] and c.ledger.account(1).balance == after_update
+    assert again.msccs[0].granted == ServiceUnits(total_octets=10 * MB)  # the hold as it stands
+    c.credit_control(ccr(T.TERMINATION_REQUEST, 2, msccs=used(MB, again=False)), now=3, wall=WALL)
+    final = c.ledger.account(1).balance
+    repeat = c.credit_control(
+        ccr(T.TERMINATION_REQUEST, 2, msccs=used(MB, again=False)), now=4, wall=WALL
+    )
+    assert repeat.postings == [] and c.ledger.account(1).balance == final
+    # a later-numbered CCR-T for the ended session is new usage (e.g. after Tcc): charged
+    c.credit_control(ccr(T.TERMINATION_REQUEST, 3, msccs=used(MB, again=False)), now=5, wall=WALL)
+    assert c.ledger.account(1).balance == final - 10_000
+    assert c.sessions.forget_ended(now=1_000) == ["gw;1"]
