@@ -158,11 +158,12 @@ class Outcome:
 class _Rated:
     """A rating group's pricing context: which unit, which tariff, from when.
 
-    Time is rated per call: ``offset`` units of the session were already charged, so a
+    A session is rated as one usage: ``offset`` units of it were already charged, so a
     report of ``n`` more costs ``price(offset + n) - price(offset)``. The first interval,
-    the connection fee and the rounding then apply once per call, as the tariff says,
-    not once per interim report (a 90 s call in three 30 s reports on a 60/60 tariff
-    costs two minutes, not three). Volume and events are priced per report.
+    the increments, the connection fee and the rounding then apply once per session, as
+    the tariff says, not once per interim report (a 90 s call in three 30 s reports on a
+    60/60 tariff costs two minutes, not three; two 1.5 KB reports on a 1 KB increment
+    cost 3 KB, not 4).
 
     Raises:
         RatingError: from the constructor, when nothing prices this usage.
@@ -471,15 +472,16 @@ class Charger:
         )
         if kind is None:
             return None
-        offset = 0
+        # Per session, not per report: priced after what the session was already charged
+        # (increments, first interval and connection fee apply once per session). Time
+        # is priced from the call's start (a call is one rating); volume and events in
+        # the band of the report.
+        offset = 0 if session is None else session.used.get(_key(mscc.rating_group), 0)
+        destination = None
         if kind is UnitKind.TIME:
             destination = _called_party(request)
             if session is not None:
-                # per call: priced from the call's start, after what it was already charged
                 start = self._utc(session.started_at or wall)
-                offset = session.used.get(_key(mscc.rating_group), 0)
-        else:
-            destination = None
         plan = subscriber.plan
         try:
             version = plan.in_force(start)
@@ -541,9 +543,8 @@ class Charger:
                     now_us=now_us,
                     account_id=None if held is not None else session.account_id,
                 )
-            if rated.kind is UnitKind.TIME:
-                rated.advance(used)  # the next grant is priced after what was just charged
-                session.used[key] = rated.offset
+            rated.advance(used)  # the next grant is priced after what was just charged
+            session.used[key] = rated.offset
             session.rating_groups.discard(key)
             if final or mscc.requested is None:
                 # RFC 8506 §5.1.1: no Requested-Service-Unit -> debit, grant nothing.

@@ -185,7 +185,7 @@ def run(
     octet_increment: Annotated[int, typer.Option("--octet-increment", min=1)] = 1000,
     first_interval: Annotated[int, typer.Option("--first-interval", min=1)] = 60,
     next_interval: Annotated[int, typer.Option("--next-interval", min=1)] = 60,
-    rounding: Annotated[Rounding, typer.Option("--rounding")] = Rounding.REPORT,
+    rounding: Annotated[Rounding, typer.Option("--rounding")] = Rounding.SESSION,
     balance_cmd: Annotated[
         str,
         typer.Option(

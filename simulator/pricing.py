@@ -5,12 +5,11 @@ charging intervals) and `Rounding`. What must not: any import of rating/ (the si
 a black box: it learns the tariff from the command line, as an operator testing an OCS
 would read it off the tariff sheet) or any float.
 
-Rounding: ``report`` is how the OCS rates: data increments (1 KB) apply to each
-Used-Service-Unit report on its own, while a call's first/next intervals apply once per
-call (a "per started minute" tariff reads that way; ocs/charging.py rates time as the
-difference of the call's running total). ``session`` applies every increment to the
-session's total. The two agree for voice, and for data when every report is a whole
-number of increments. Money is rounded up to the ledger's micro-unit, as the demo
+Rounding: ``session`` (the default, and how the OCS rates: ocs/charging.py prices each
+report as the difference of the session's running total) applies increments, first
+interval and fees once to the session's total; ``report`` prices every Used-Service-Unit
+report on its own, as an OCS that rates each CCR as a separate record would. Money is
+rounded up to the ledger's micro-unit, as the demo
 tariff's ``rounding = "up"`` does.
 """
 
@@ -56,7 +55,7 @@ class PriceTable:
     first_interval: int = 60  #: seconds charged for any call shorter than this
     next_interval: int = 60  #: then per started interval
     per_sms: Decimal | None = None
-    rounding: Rounding = Rounding.REPORT
+    rounding: Rounding = Rounding.SESSION
 
     def __post_init__(self) -> None:
         if self.octet_increment < 1 or self.first_interval < 1 or self.next_interval < 1:
@@ -85,7 +84,7 @@ class PriceTable:
     def cost(self, unit: Unit, reports: Iterable[int]) -> Decimal:
         """The price of one rating group's reports in one session, rounded up to 1e-6."""
         amounts = list(reports)
-        if self.rounding is Rounding.SESSION or unit is Unit.SECONDS:
+        if self.rounding is Rounding.SESSION:
             total = self._one(unit, sum(amounts))
             return total.quantize(MICRO, rounding=ROUND_UP)
         return sum(

@@ -83,8 +83,8 @@ class SessionRow(NamedTuple):
     granted_units: int = 0  #: service units granted in the last answer
     expires_at_us: int = 0  #: microseconds since the Unix epoch (UTC)
     updated_at_us: int = 0
-    #: units already charged on this rating group of the session: time is rated per call
-    #: (one first interval, one rounding), so each report is priced as the difference
+    #: units already charged on this rating group of the session: a session is rated as
+    #: one usage (one first interval, one rounding), each report as the difference
     used_units: int = 0
     started_at_us: int = 0  #: when the session began (the start of a call's rating)
 

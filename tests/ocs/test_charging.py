@@ -398,3 +398,14 @@ def test_retransmissions_the_caches_no_longer_hold_are_never_charged_again() -> 
     c.credit_control(ccr(T.TERMINATION_REQUEST, 3, msccs=used(MB, again=False)), now=5, wall=WALL)
     assert c.ledger.account(1).balance == final - 10_000
     assert c.sessions.forget_ended(now=1_000) == ["gw;1"]
+
+
+def test_data_increments_apply_to_the_session_not_to_each_report() -> None:
+    c = charger((1, "4917001", 10 * EUR, None))
+    c.credit_control(ccr(T.INITIAL_REQUEST, 0), now=0, wall=WALL)
+    c.credit_control(ccr(T.UPDATE_REQUEST, 1, msccs=used(1_500)), now=1, wall=WALL)
+    c.credit_control(
+        ccr(T.TERMINATION_REQUEST, 2, msccs=used(1_500, again=False)), now=2, wall=WALL
+    )
+    # 3 000 octets in two reports of 1 500: three started KB (30 micro-EUR), not four
+    assert c.ledger.account(1).balance == 10 * EUR - 30

@@ -23,17 +23,17 @@ def test_voice_is_priced_per_started_minute() -> None:
 
 
 def test_a_call_is_rounded_once_whatever_the_interim_reports() -> None:
-    # three 30 s interims of a 90 s call: two started minutes in either mode
+    # three 30 s interims of a 90 s call: two started minutes for the call
     assert DEMO.cost(Unit.SECONDS, [30, 30, 30]) == Decimal("0.10")
-    per_call = PriceTable(per_minute=Decimal("0.05"), rounding=Rounding.SESSION)
-    assert per_call.cost(Unit.SECONDS, [30, 30, 30]) == Decimal("0.10")
+    per_report = PriceTable(per_minute=Decimal("0.05"), rounding=Rounding.REPORT)
+    assert per_report.cost(Unit.SECONDS, [30, 30, 30]) == Decimal("0.15")
 
 
 def test_report_and_session_rounding_differ_for_data_on_partial_increments() -> None:
     # two reports of 1 500 octets: 2 + 2 started KB per report, 3 KB for the session
-    assert DEMO.cost(Unit.OCTETS, [1_500, 1_500]) == Decimal("0.00004")
-    per_session = PriceTable(per_mb=Decimal("0.01"), rounding=Rounding.SESSION)
-    assert per_session.cost(Unit.OCTETS, [1_500, 1_500]) == Decimal("0.00003")
+    per_report = PriceTable(per_mb=Decimal("0.01"), rounding=Rounding.REPORT)
+    assert per_report.cost(Unit.OCTETS, [1_500, 1_500]) == Decimal("0.00004")
+    assert DEMO.cost(Unit.OCTETS, [1_500, 1_500]) == Decimal("0.00003")  # the OCS's way
 
 
 def test_sms_and_missing_prices() -> None:
