@@ -685,10 +685,11 @@ class Charger:
             if hold is None:
                 outcome.closed.append(SessionKey(session.session_id, key))
                 continue
-            bucket_id, bucket_units = None, 0
+            bucket_id, bucket_units, spread = None, 0, ""
             if hold.buckets:
                 bucket, bucket_units = next(iter(hold.buckets.items()))
                 bucket_id = bucket.bucket_id
+                spread = ",".join(f"{b.bucket_id}:{n}" for b, n in hold.buckets.items())
             outcome.sessions.append(
                 SessionRow(
                     session.session_id,
@@ -705,6 +706,7 @@ class Charger:
                     now_us,
                     session.used.get(key, 0),
                     int(session.started_at * 1_000_000),
+                    spread,
                 )
             )
 

@@ -34,6 +34,7 @@ from storage.records import (
     Bucket,
     EventKind,
     Product,
+    SessionRow,
     WriteBatch,
 )
 from storage.ticket import Ticket
@@ -230,7 +231,7 @@ def load_book(engine: Engine, *, monotonic_now: float, wall_now: float | None = 
                 row.session_id,
                 row.rating_group,
                 micros=row.reserved,
-                bucket_units={row.bucket_id: row.bucket_reserved} if row.bucket_id else None,
+                bucket_units=_bucket_holds(row),
                 units=row.granted_units,
             )
         session = sessions.get(row.session_id)
@@ -251,6 +252,14 @@ def load_book(engine: Engine, *, monotonic_now: float, wall_now: float | None = 
         if row.used_units:
             session.used[row.rating_group] = row.used_units
     return Book(ledger, directory, sessions, catalog, state.cursors.get(OCS_CONSUMER, 0))
+
+
+def _bucket_holds(row: SessionRow) -> dict[int, int] | None:
+    """Every bucket a restored hold draws on (version 4 rows list them all)."""
+    if row.bucket_holds:
+        pairs = (item.split(":") for item in row.bucket_holds.split(","))
+        return {int(bucket): int(units) for bucket, units in pairs}
+    return {row.bucket_id: row.bucket_reserved} if row.bucket_id else None
 
 
 # --------------------------------------------------------------------------- account events

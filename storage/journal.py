@@ -65,6 +65,7 @@ _SESSION_COLUMNS = (
     "updated_at_us",
     "used_units",
     "started_at_us",
+    "bucket_holds",
 )
 
 _session_row = attrgetter(*_SESSION_COLUMNS)

@@ -114,6 +114,16 @@ def _v3_session_usage(conn: Connection) -> None:
             )
 
 
+def _v4_bucket_holds(conn: Connection) -> None:
+    present = {c["name"] for c in inspect(conn).get_columns("cc_sessions")}
+    if "bucket_holds" not in present:
+        conn.execute(
+            text(
+                "ALTER TABLE cc_sessions ADD COLUMN bucket_holds VARCHAR(2000) NOT NULL DEFAULT ''"
+            )
+        )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1, "initial schema: catalog, accounts, buckets, journal, sessions, outbox", _v1_initial
@@ -122,6 +132,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         2, "tariff_catalogs: the tariff files loaded, one of them active", _v2_tariff_catalogs
     ),
     Migration(3, "cc_sessions.used_units/started_at_us: time rated per call", _v3_session_usage),
+    Migration(4, "cc_sessions.bucket_holds: a hold may span several buckets", _v4_bucket_holds),
 )
 
 LATEST = MIGRATIONS[-1].version

@@ -352,6 +352,7 @@ def load_state(conn: Connection) -> LoadedState:
             r.updated_at_us,
             r.used_units,
             r.started_at_us,
+            r.bucket_holds,
         )
         for r in conn.execute(
             select(cc_sessions).order_by(cc_sessions.c.session_id, cc_sessions.c.rating_group)

@@ -87,6 +87,9 @@ class SessionRow(NamedTuple):
     #: one usage (one first interval, one rounding), each report as the difference
     used_units: int = 0
     started_at_us: int = 0  #: when the session began (the start of a call's rating)
+    #: every bucket the hold draws on, "bucket_id:units,..." (a hold may span buckets;
+    #: ``bucket_id``/``bucket_reserved`` name the first, for readers of version 3)
+    bucket_holds: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -201,6 +201,7 @@ cc_sessions = Table(
     Column("updated_at_us", BigInteger, nullable=False),
     Column("used_units", BigInteger, nullable=False, server_default="0"),  # version 3
     Column("started_at_us", BigInteger, nullable=False, server_default="0"),  # version 3
+    Column("bucket_holds", String(2000), nullable=False, server_default=""),  # version 4
     CheckConstraint("reserved >= 0 AND bucket_reserved >= 0", name="reserved"),
 )
 

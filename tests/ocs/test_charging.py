@@ -409,3 +409,16 @@ def test_data_increments_apply_to_the_session_not_to_each_report() -> None:
     )
     # 3 000 octets in two reports of 1 500: three started KB (30 micro-EUR), not four
     assert c.ledger.account(1).balance == 10 * EUR - 30
+
+
+def test_a_hold_spanning_two_buckets_is_persisted_whole() -> None:
+    from ocs.buckets import Bucket
+    from ocs.persist import _bucket_holds
+
+    c = charger((1, "4917001", 10 * EUR, None))
+    c.ledger.add_bucket(1, Bucket(7, BucketKind.DATA, 3 * MB, priority=0))
+    c.ledger.add_bucket(1, Bucket(8, BucketKind.DATA, 20 * MB, priority=1))
+    out = c.credit_control(ccr(T.INITIAL_REQUEST, 0), now=0, wall=WALL)
+    (row,) = out.sessions
+    assert row.bucket_holds == "7:3000000,8:7000000"
+    assert _bucket_holds(row) == {7: 3 * MB, 8: 7 * MB}  # what a restart restores
