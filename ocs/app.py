@@ -57,6 +57,8 @@ log = logging.getLogger(__name__)
 #: how long after a RAR the OCS waits for the CCR-U before it forces a new session
 #: with ASR (magma #3549: a gateway that applied FUI answers RAA but never re-asks)
 RAR_FALLBACK_SECONDS = 10.0
+#: how long the OCS waits for a RAA or ASA (RFC 8506 §13: Tx, 10 s, on the client side)
+REQUEST_TIMEOUT_SECONDS = 10.0
 
 
 def policy_from(config: OcsConfig) -> Policy:
@@ -314,8 +316,9 @@ class OcsServer:
         )
         number = session.last_request_number
         try:
-            answer = parse_raa(await handle.request(request))
-        except (PeerClosedError, ProtocolError) as exc:
+            with trio.fail_after(REQUEST_TIMEOUT_SECONDS):  # a mute gateway must not pin us
+                answer = parse_raa(await handle.request(request))
+        except (PeerClosedError, ProtocolError, trio.TooSlowError) as exc:
             self.metrics.server_requests.labels("RAR", "failed").inc()
             log.warning("RAR for %s failed: %s", session.session_id, exc)
             return
@@ -351,8 +354,9 @@ class OcsServer:
             end_to_end=ids.next_end_to_end(),
         )
         try:
-            answer = parse_asa(await handle.request(request))
-        except (PeerClosedError, ProtocolError) as exc:
+            with trio.fail_after(REQUEST_TIMEOUT_SECONDS):  # a mute gateway must not pin us
+                answer = parse_asa(await handle.request(request))
+        except (PeerClosedError, ProtocolError, trio.TooSlowError) as exc:
             self.metrics.server_requests.labels("ASR", "failed").inc()
             log.warning("ASR for %s failed: %s", session.session_id, exc)
             return
@@ -423,7 +427,14 @@ async def run(
             )
     finally:
         with trio.CancelScope(shield=True):
-            await trio.to_thread.run_sync(writer.close, 10.0)
+            # Batches handed to persistence in this last pass go to the writer now, or
+            # close() would refuse them; whatever close() cannot write is said, not lost
+            # silently (ack=fast may already have answered it).
+            server.persistence.flush_now()
+            unwritten = await trio.to_thread.run_sync(writer.close, 10.0)
+            if unwritten:
+                rows = sum(b.row_count() for b in unwritten)
+                log.error("shut down with %d batches (%d rows) not written", len(unwritten), rows)
 
 
 def _addresses(listeners: Sequence[trio.SocketListener]) -> tuple[tuple[str, int], ...]:

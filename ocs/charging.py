@@ -72,7 +72,7 @@ from .errors import (
     UnknownSubscriber,
 )
 from .ledger import Ledger
-from .sessions import ENDED, CcSession, CcState, SessionTable
+from .sessions import ENDED, CcSession, CcState, SessionTable, next_state
 
 _T = CcRequestType
 _SUCCESS = int(ResultCode.DIAMETER_SUCCESS)
@@ -298,7 +298,7 @@ class Charger:
             if session is None and self.sessions.was_ended(request.session_id, number):
                 return outcome  # the session's CCR-T was answered (and charged) already
         state = CcState.IDLE if session is None else CcState.OPEN
-        if kind is _T.UPDATE_REQUEST and session is None:
+        if next_state(state, kind) is None:  # RFC 8506 §7: Idle + CCR-U
             raise UnknownSession(f"no open session {request.session_id!r}")
         subscriber = self._subscriber(request) if session is None else self._known(session)
         if session is None:

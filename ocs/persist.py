@@ -127,6 +127,10 @@ class TrioPersistence:
         self._pending.append((batch, commit))
         return commit
 
+    def flush_now(self) -> None:
+        """Hand the batches still queued here to the writer at once (shutdown)."""
+        self._flush()
+
     def _flush(self) -> None:
         pending, self._pending = self._pending, []
         if not pending:
