@@ -285,6 +285,9 @@ class OcsServer:
             )
             await commit.wait()
             self.event_cursor = effects.last_event_id
+            # Behind the durable cursor these events are never read again: their causes
+            # need not be remembered (this keeps the ledger's cause set bounded).
+            book.ledger.forget_causes(f"event:{c.event.event_id}" for c in contexts)
             applied += len(contexts)
             for kind, count in effects.applied.items():
                 self.metrics.events_applied.labels(kind).inc(count)
