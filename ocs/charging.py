@@ -21,7 +21,7 @@ abrupt 4012; once nothing can be granted the rating group gets 4012 without FUI.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -624,7 +624,7 @@ class Charger:
         their place, kept as long as the answer caches (see `SessionTable`).
         """
         rows = set(session.rating_groups) | outcome.touched | {NO_RATING_GROUP}
-        for key in sorted(self.holds_of(session)):
+        for key in sorted(session.rating_groups):
             self._release(session, key, outcome, wall)
         self.sessions.close(session.session_id)
         sid = session.session_id
@@ -664,9 +664,6 @@ class Charger:
                 )
             )
         return outcome
-
-    def holds_of(self, session: CcSession) -> set[int]:
-        return set(session.rating_groups)
 
     def expire(self, session: CcSession, wall: float) -> Outcome:
         """Tcc ran out (RFC 8506 §7): release the holds; the session is already Idle."""
@@ -911,7 +908,3 @@ def _called_party(request: CreditControlRequest) -> str | None:
                         text = text[4:].split("@", 1)[0].split(";", 1)[0]
                     return text.lstrip("+")
     return None
-
-
-def affected_accounts(postings: Iterable[Posting]) -> set[int]:
-    return {p.account_id for p in postings}
