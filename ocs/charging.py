@@ -530,7 +530,9 @@ class Charger:
         ledger = self.ledger
         now_us = int(wall * 1_000_000)
         sid = session.session_id
-        used = sum(rated.units(u) for u in mscc.used)
+        used = 0
+        for report in mscc.used:
+            used += rated.units(report)
         held = ledger.reservation(sid, key)
         try:
             if used or held is not None:
