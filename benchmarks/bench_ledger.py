@@ -2,11 +2,12 @@
 
 What lives here: a script that builds a book of N accounts, then times, over a
 pre-drawn random sequence of accounts, (1) the money fast path ``reserve_money`` +
-``commit_money``, (2) the unit path ``reserve`` + ``commit`` on accounts that hold a data
-bucket (bucket first, money for the rest), and (3) the cost of constructing one
-``Posting`` alone, since every operation builds at least one (both the ledger's
-slot-descriptor builder and the frozen-dataclass constructor). What must not: anything
-outside the ledger (no SQL, no rating engine: a linear per-kilobyte price stands in).
+``commit_money``, (2) the unit path ``reserve`` + ``commit`` priced in money on accounts
+without buckets (what the OCS calls for every MSCC), (3) the same on accounts that hold a
+data bucket (bucket first), and (4) the cost of constructing one ``Posting`` alone, since
+every operation builds at least one (as the ledger builds it, and through the NamedTuple
+constructor). What must not: anything outside the ledger (no SQL, no rating engine: a
+linear per-kilobyte price stands in).
 
 Each figure is the median over ``--runs`` runs of ``--ops`` reserve+commit pairs, per
 operation (a pair counts as two). Goal: ``op_us`` <= 1.5 µs median. ``--json`` prints one
@@ -86,7 +87,7 @@ def time_money_loop(ledger: Ledger, ids: list[int], sessions: list[str]) -> floa
 
 
 def time_units(ledger: Ledger, ids: list[int], sessions: list[str]) -> float:
-    """Seconds for reserve(units)+commit(used) where the bucket covers all of it."""
+    """Seconds for reserve(units)+commit(used): from a bucket when the account has one."""
     reserve, commit = ledger.reserve, ledger.commit
     octets = BucketKind.DATA
     n = len(sessions)
@@ -155,6 +156,14 @@ def main(argv: list[str] | None = None) -> None:
     split = [time_money(ledger, ids, sessions) for ids in draws]
     reserve_us = statistics.median(r for r, _ in split) / args.ops * 1e6
     commit_us = statistics.median(c for _, c in split) / args.ops * 1e6
+    money_draws = [
+        [rng.randrange(args.bucket_accounts, args.accounts) for _ in range(args.ops)]
+        for _ in range(args.runs)
+    ]
+    runs = iter(money_draws)
+    units_us, units_runs = median_runs(
+        args.runs, lambda: time_units(ledger, next(runs), sessions) / per_op * 1e6
+    )
     runs = iter(bucket_draws)
     bucket_us, bucket_runs = median_runs(
         args.runs, lambda: time_units(ledger, next(runs), sessions) / per_op * 1e6
@@ -167,6 +176,8 @@ def main(argv: list[str] | None = None) -> None:
         "op_us_runs": [round(x, 3) for x in op_runs],
         "reserve_us": round(reserve_us, 3),
         "commit_us": round(commit_us, 3),
+        "units_op_us": round(units_us, 3),
+        "units_op_us_runs": [round(x, 3) for x in units_runs],
         "bucket_op_us": round(bucket_us, 3),
         "bucket_op_us_runs": [round(x, 3) for x in bucket_runs],
         "posting_us": round(posting_us, 3),
@@ -192,11 +203,12 @@ def main(argv: list[str] | None = None) -> None:
         f"  split (timed per call, includes clock reads): reserve {reserve_us:.3f} µs, "
         f"commit {commit_us:.3f} µs"
     )
+    print(f"unit reserve+commit priced in money (the OCS's path): {units_us:.3f} µs/op median")
     print(f"bucket reserve+commit (units, bucket covers all): {bucket_us:.3f} µs/op median")
     print(
         f"Posting construction alone: {posting_us:.3f} µs as the ledger builds it "
         f"({posting_us / op_us:.0%} of a money op); {constructor_us:.3f} µs through the "
-        "frozen-dataclass constructor"
+        "NamedTuple constructor"
     )
     print("PASS" if op_us <= GOAL_US else "OVER GOAL")
     if args.json:
