@@ -924,15 +924,9 @@ def serve(
         )
         for name in unknown_env(os.environ):
             log.warning("ignoring environment variable %s: not an OCS setting", name)
-        try:
-            # Imported here: the server pulls in trio and the whole stack, which the
-            # account commands do not need.
-            # ocs.app is written alongside this module; until it lands mypy cannot see it.
-            from ocs.app import serve as run_server  # type: ignore[import-not-found,unused-ignore]
-        except ImportError as e:
-            if e.name != "ocs.app":
-                raise
-            raise _Failure("the OCS server (ocs.app) is not part of this installation") from None
+        # Imported here: the server pulls in trio and the whole stack, which the
+        # account commands do not need.
+        from ocs.app import serve as run_server
         try:
             run_server(config)
         except KeyboardInterrupt:  # a second Ctrl-C while the server was shutting down
