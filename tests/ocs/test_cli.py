@@ -543,11 +543,6 @@ def test_serve_config_errors_exit_2_naming_the_source(fake_server: list[OcsConfi
     assert fake_server == []
 
 
-def test_serve_without_the_server_module(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "ocs.app", None)  # import fails as if it were absent
-    assert "ocs.app" in fails(1, "serve")
-
-
 def test_config_check_prints_settings_with_sources(tmp_path: Path) -> None:
     config = tmp_path / "ocs.toml"
     config.write_text(
