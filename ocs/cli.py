@@ -927,6 +927,7 @@ def serve(
         # Imported here: the server pulls in trio and the whole stack, which the
         # account commands do not need.
         from ocs.app import serve as run_server
+
         try:
             run_server(config)
         except KeyboardInterrupt:  # a second Ctrl-C while the server was shutting down
