@@ -222,7 +222,7 @@ def parse_ccr(message: Message) -> CreditControlRequest:
     raw = message.raw if message.raw is not None else message.encode()
     try:
         return _fast_ccr(raw)
-    except (_Slow, AvpError, UnicodeDecodeError, struct.error):
+    except _GIVE_UPS:
         return _parse_ccr_checked(raw)
 
 
@@ -324,6 +324,10 @@ def _parse_ccr_checked(raw: bytes) -> CreditControlRequest:
 
 class _Slow(Exception):
     """The fast reader met something it does not judge: the checked reader takes over."""
+
+
+#: how `_fast_ccr` says "no": its own signal, or a read that failed on damaged bytes
+_GIVE_UPS = (_Slow, AvpError, UnicodeDecodeError, struct.error)
 
 
 def _fast_ccr(raw: bytes) -> CreditControlRequest:

@@ -88,7 +88,7 @@ def decode_tree(raw: bytes) -> tuple[Header, tuple[DecodedAvp, ...]]:
     """
     try:
         return _fast_tree(raw)
-    except (_Slow, AvpError, UnicodeDecodeError, struct.error):
+    except _GIVE_UPS:
         pass
     # the reference decode: raises the fault RFC 6733 §7 prescribes, in its order
     message = codec.decode_message(raw)
@@ -97,6 +97,10 @@ def decode_tree(raw: bytes) -> tuple[Header, tuple[DecodedAvp, ...]]:
 
 class _Slow(Exception):
     """`_fast_tree` met a fault: the reference decode says which."""
+
+
+#: how `_fast_tree` says "no": its own signal, or a read that failed on damaged bytes
+_GIVE_UPS = (_Slow, AvpError, UnicodeDecodeError, struct.error)
 
 
 def _fast_tree(raw: bytes) -> tuple[Header, tuple[DecodedAvp, ...]]:
