@@ -109,7 +109,8 @@ def with_a_child_inserted(draw: st.DrawFn, raw: bytes) -> bytes:
     if avp.code not in (443, 456, 437, 446, 873, 874):
         return raw
     nested = [i for i, child in enumerate(children) if child[:4] in GROUPS]
-    if nested and draw(st.booleans()):
+    go_deeper: bool = draw(st.booleans())
+    if nested and go_deeper:
         at = draw(st.sampled_from(nested))
         children[at] = draw(with_a_child_inserted(children[at]))
     else:
