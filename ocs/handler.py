@@ -25,8 +25,9 @@ from protocol.answers import error_answer
 from protocol.cca import CcaEncoder
 from protocol.codec import Message, encode_avp
 from protocol.codes import ApplicationId, AvpCode, CcRequestType, CommandCode, ResultCode
-from protocol.credit_control import CreditControlRequest, parse_ccr
+from protocol.credit_control import CreditControlRequest
 from protocol.errors import ProtocolError
+from protocol.layouts import CcrReader
 from protocol.trio_peer import BatchResult
 from storage.records import Posting, SessionKey, SessionRow, WriteBatch
 
@@ -115,6 +116,9 @@ class CreditControlHandler:
         )
         self.answers = ReplayCache(max(options.answer_cache_seconds, 240.0))
         self.charges = ReplayCache(max(options.answer_cache_seconds, 240.0))
+        #: parse_ccr with compiled readers for the layouts the gateways repeat
+        self.ccr_reader = CcrReader()
+        metrics.watch_ccr_reader(self.ccr_reader)
 
     def __call__(self, requests: list[Message]) -> Sequence[bytes | None] | BatchResult:
         now = self.clock()
@@ -123,13 +127,14 @@ class CreditControlHandler:
         self.charges.expire(now)
         answers: list[bytes | None] = [None] * len(requests)
         parsed: list[tuple[int, Message, CreditControlRequest]] = []
+        parse = self.ccr_reader.parse
         for index, message in enumerate(requests):
             early = self._screen(message)
             if early is not None:
                 answers[index] = early
                 continue
             try:
-                parsed.append((index, message, parse_ccr(message)))
+                parsed.append((index, message, parse(message)))
             except ProtocolError as exc:
                 answers[index] = self._protocol_error(message, exc)
         work = _Work()

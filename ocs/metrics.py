@@ -8,10 +8,14 @@ Session-Ids or MSISDNs, so the series count stays bounded.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
 
+from protocol.layouts import CcrReader
 from storage.ticket import CommitInfo
 
 #: latency buckets in seconds: the OCS answers in well under a millisecond, gateways
@@ -102,10 +106,32 @@ class Metrics:
         for (metric_id, labels), n in counts.items():
             self.child(by_id[metric_id], *labels).inc(n)
 
+    def watch_ccr_reader(self, reader: CcrReader) -> None:
+        """Export the reader's own counts at scrape time: no cost per request."""
+        self.registry.register(_CcrReaderCollector(reader))
+
     def observe_commit(self, info: CommitInfo) -> None:
         """The writer's ``on_commit`` hook (runs on its thread; prometheus_client is thread-safe)."""
         self.commit_batch_rows.observe(info.rows)
         self.commit_seconds.observe(info.commit_s)
+
+
+class _CcrReaderCollector(Collector):
+    def __init__(self, reader: CcrReader) -> None:
+        self.reader = reader
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        reads = CounterMetricFamily(
+            "ocs_ccr_reads",
+            "CCRs read, by reader: a layout's compiled reader, or the walking reader",
+            labels=["reader"],
+        )
+        reads.add_metric(["compiled"], self.reader.hits)
+        reads.add_metric(["walked"], self.reader.walks)
+        yield reads
+        yield CounterMetricFamily(
+            "ocs_ccr_layouts_compiled", "CCR layouts compiled", value=self.reader.compiled
+        )
 
 
 def start_metrics_server(metrics: Metrics, host: str, port: int) -> None:

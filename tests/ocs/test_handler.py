@@ -275,3 +275,24 @@ async def test_an_unexpected_fault_mid_request_answers_5012_and_still_writes_wha
     written = [p for batch in persistence.batches[before:] for p in batch.postings]
     assert sum(p.amount for p in written) == -10_000
     assert balance(handler) == 10 * EUR - 10_000
+
+
+async def test_repeated_layouts_are_read_by_compiled_readers_and_charged_alike() -> None:
+    """A session's updates share one layout: from the third on, a compiled reader
+    reads them (protocol.layouts). Answers and journal are byte for byte those of a
+    handler that only walks, and the metric says which reader read what."""
+    handler, persistence = make()
+    walker, walker_persistence = make()
+    walker.ccr_reader.learn_after = 10**9  # never compiles
+    requests = [ccr(T.INITIAL_REQUEST, 0, 1)]
+    requests += [ccr(T.UPDATE_REQUEST, n, 1 + n, octets=n * MB) for n in range(1, 6)]
+    for request in requests:
+        assert await answers(handler([request])) == await answers(walker([request]))
+    assert persistence.batches == walker_persistence.batches
+    reader = handler.ccr_reader
+    assert (reader.walks, reader.hits, reader.compiled) == (3, 3, 1)
+    assert walker.ccr_reader.hits == 0
+    sample = handler.metrics.registry.get_sample_value
+    assert sample("ocs_ccr_reads_total", {"reader": "compiled"}) == 3
+    assert sample("ocs_ccr_reads_total", {"reader": "walked"}) == 3
+    assert sample("ocs_ccr_layouts_compiled_total") == 1
