@@ -11,6 +11,7 @@ from prometheus_client.metrics import MetricWrapperBase
 
 from ocs.config import OcsConfig
 from ocs.metrics import Metrics
+from protocol.layouts import CcrReader
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 #: the series names prometheus_client derives from a metric family of each type
@@ -22,9 +23,14 @@ SUFFIXES = {
 
 
 def exported() -> dict[str, set[str]]:
-    """Series name -> label names, for every metric of ``Metrics`` (children or not)."""
+    """Series name -> label names, for every metric of ``Metrics`` (children or not),
+    and the series of the collectors it registers (read at scrape time)."""
     metrics = Metrics()
+    metrics.watch_ccr_reader(CcrReader())
     out: dict[str, set[str]] = {}
+    for family in metrics.registry.collect():
+        for sample in family.samples:
+            out.setdefault(sample.name, set()).update(sample.labels)
     for value in vars(metrics).values():
         if not isinstance(value, MetricWrapperBase):
             continue
