@@ -215,6 +215,8 @@ def parse_ccr(message: Message) -> CreditControlRequest:
     vendor 0) it gives up, and `_parse_ccr_checked`, the reference reader, reads the
     message again and raises the error RFC 6733 §7 prescribes, in its order. So the fast
     reader may only return what the checked one would return; it never judges a fault.
+    The OCS reads through `layouts.CcrReader`, which adds compiled readers for the
+    layouts it has seen twice and otherwise calls these two.
 
     Raises:
         AvpError: 5005/5004/5014/5009/5001/3009 with the Failed-AVP to answer with.
