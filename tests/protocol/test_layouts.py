@@ -33,7 +33,7 @@ def outcome(read: object, raw: bytes) -> tuple[object, ...]:
         return ("error", error.result_code, error.failed_avp)
 
 
-SHARED = CcrReader(learn_after=1)
+SHARED = CcrReader(learn_after=1, compile_every=1)
 
 
 @settings(max_examples=600, deadline=None)
@@ -79,7 +79,7 @@ def data_ccr(session: str = "gw.test;1;2", number: int = 1, used: int = 1000) ->
 
 
 def test_a_layout_is_compiled_on_its_second_walk_and_read_from_then_on() -> None:
-    reader = CcrReader()
+    reader = CcrReader(compile_every=1)
     first, second, third = (data_ccr(number=n, used=n * 100) for n in (1, 2, 3))
     for raw in (first, second):
         assert reader.parse(decode_message(raw)) == parse_ccr(decode_message(raw))
@@ -92,7 +92,7 @@ def test_a_layout_is_compiled_on_its_second_walk_and_read_from_then_on() -> None
 
 
 def test_another_session_id_length_is_another_layout() -> None:
-    reader = CcrReader(learn_after=1)
+    reader = CcrReader(learn_after=1, compile_every=1)
     reader.parse(decode_message(data_ccr("gw.test;1;2")))
     request = reader.parse(decode_message(data_ccr("gw.test;1;20")))
     assert reader.hits == 0 and request.session_id == "gw.test;1;20"
@@ -110,7 +110,7 @@ def test_another_session_id_length_is_another_layout() -> None:
 def test_a_value_the_layout_cannot_vouch_for_is_judged_as_parse_ccr_judges_it(
     damage: tuple[bytes, bytes], code: int
 ) -> None:
-    reader = CcrReader(learn_after=1)
+    reader = CcrReader(learn_after=1, compile_every=1)
     good = data_ccr()
     reader.parse(decode_message(good))
     bad = good.replace(*damage)
@@ -123,18 +123,16 @@ def test_a_value_the_layout_cannot_vouch_for_is_judged_as_parse_ccr_judges_it(
 
 
 def test_cc_money_is_left_to_the_walking_reader() -> None:
-    raw = ccr(
-        msccs=[MsccRequest(rating_group=1, used=(ServiceUnits(money=Money(5, -2, 978)),))]
-    )
+    raw = ccr(msccs=[MsccRequest(rating_group=1, used=(ServiceUnits(money=Money(5, -2, 978)),))])
     assert compile_layout(raw) is None
-    reader = CcrReader(learn_after=1)
+    reader = CcrReader(learn_after=1, compile_every=1)
     for _ in range(3):
         assert reader.parse(decode_message(raw)) == parse_ccr(decode_message(raw))
     assert (reader.compiled, reader.hits, reader.walks) == (0, 0, 3)
 
 
 def test_capacity_bounds_the_compiled_readers() -> None:
-    reader = CcrReader(capacity=3, learn_after=1)
+    reader = CcrReader(capacity=3, learn_after=1, compile_every=1)
     for length in range(1, 8):  # seven Session-Id lengths: seven keys
         reader.parse(decode_message(data_ccr("s" * length)))
     assert reader.compiled == 7
@@ -145,7 +143,7 @@ def test_capacity_bounds_the_compiled_readers() -> None:
 
 def test_one_key_keeps_its_newest_layouts() -> None:
     """Same message length, same Session-Id: layouts differing elsewhere share a key."""
-    reader = CcrReader(learn_after=1)
+    reader = CcrReader(learn_after=1, compile_every=1)
     base = data_ccr()
     variants = [
         base.replace(struct.pack(">II", 258, 0x4000000C), struct.pack(">II", 258, flags))
@@ -159,10 +157,24 @@ def test_one_key_keeps_its_newest_layouts() -> None:
 
 def test_a_message_too_short_for_a_key_is_walked() -> None:
     raw = codec.Message(272, 0x80, 4, 1, 1, ()).encode()
-    reader = CcrReader(learn_after=1)
+    reader = CcrReader(learn_after=1, compile_every=1)
     with pytest.raises(AvpError):
         reader.parse(decode_message(raw))
     assert reader.read(raw) is None
+
+
+def test_compiles_are_spaced_by_compile_every_walks() -> None:
+    reader = CcrReader(learn_after=1, compile_every=3)
+    for length in range(1, 8):  # seven keys, each walked once
+        reader.parse(decode_message(data_ccr("s" * length)))
+    assert reader.compiled == 3  # at walks 1, 4 and 7
+    reader.parse(decode_message(data_ccr("s" * 2)))  # its count was kept: compiles now?
+    assert reader.compiled == 3  # no: the next compile is allowed from walk 10
+    for _ in range(2):
+        reader.parse(decode_message(data_ccr("s" * 2)))
+    assert reader.compiled == 4 and reader.hits == 0
+    reader.parse(decode_message(data_ccr("s" * 2)))
+    assert reader.hits == 1
 
 
 def test_the_generated_source_holds_no_message_text() -> None:
@@ -181,7 +193,7 @@ def test_request_types_and_numbers(kind: CcRequestType, number: int) -> None:
 
 
 def test_single_service_and_subscription_shapes() -> None:
-    reader = CcrReader(learn_after=1)
+    reader = CcrReader(learn_after=1, compile_every=1)
     raw = ccr(
         requested_service_unit=ServiceUnits(time=60),
         used_service_units=[ServiceUnits(time=30)],
