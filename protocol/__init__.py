@@ -43,6 +43,7 @@ from .events import (
     WatchdogFailed,
 )
 from .framing import ReceiveBuffer
+from .layouts import CcrReader
 from .peer import PeerConfig, PeerConnection, Role
 from .units import Money, ServiceUnits
 
@@ -56,6 +57,7 @@ __all__ = [
     "Capabilities",
     "CcRequestType",
     "CcaEncoder",
+    "CcrReader",
     "CommandCode",
     "ConnectionClosed",
     "CreditControlAnswer",
