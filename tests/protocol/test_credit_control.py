@@ -71,19 +71,20 @@ units = st.builds(
 )
 
 
+def mscc_requests(units: st.SearchStrategy[ServiceUnits]) -> st.SearchStrategy[MsccRequest]:
+    return st.builds(
+        MsccRequest,
+        rating_group=st.none() | st.integers(0, 2**32 - 1),
+        service_identifiers=st.lists(st.integers(0, 2**32 - 1), max_size=2).map(tuple),
+        requested=st.none() | units,
+        used=st.lists(units, max_size=2).map(tuple),
+    )
+
+
 @given(
     st.sampled_from(list(CcRequestType)),
     st.integers(0, 2**32 - 1),
-    st.lists(
-        st.builds(
-            MsccRequest,
-            rating_group=st.none() | st.integers(0, 2**32 - 1),
-            service_identifiers=st.lists(st.integers(0, 2**32 - 1), max_size=2).map(tuple),
-            requested=st.none() | units,
-            used=st.lists(units, max_size=2).map(tuple),
-        ),
-        max_size=3,
-    ),
+    st.lists(mscc_requests(units), max_size=3),
 )
 def test_ccr_round_trip(kind: CcRequestType, number: int, msccs: list[MsccRequest]) -> None:
     raw = ccr(cc_request_type=kind, cc_request_number=number, msccs=msccs)

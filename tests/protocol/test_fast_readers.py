@@ -16,13 +16,12 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from protocol import credit_control, tree
-from protocol.cc_client import MsccRequest
 from protocol.codec import decode_avps, decode_header, decode_message
 from protocol.codes import CcRequestType, SubscriptionIdType
 from protocol.errors import AvpError, ProtocolError
 from protocol.units import ServiceUnits
 
-from .test_credit_control import ccr
+from .test_credit_control import ccr, mscc_requests
 
 #: codes the readers treat specially, at the top level and inside MSCC, RSU/USU and
 #: Subscription-Id, then a few they do not know
@@ -84,17 +83,7 @@ units = st.builds(
     reporting_reason=st.none() | st.integers(0, 9),
     tariff_change_usage=st.none(),
 )
-msccs = st.lists(
-    st.builds(
-        MsccRequest,
-        rating_group=st.none() | st.integers(0, 2**32 - 1),
-        service_identifiers=st.lists(st.integers(0, 2**32 - 1), max_size=2).map(tuple),
-        requested=st.none() | units,
-        used=st.lists(units, max_size=2).map(tuple),
-    ),
-    min_size=1,
-    max_size=2,
-)
+msccs = st.lists(mscc_requests(units), min_size=1, max_size=2)
 
 
 @st.composite
