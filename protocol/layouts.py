@@ -24,9 +24,11 @@ converts (a dict lookup raises KeyError); either makes the reader return None. A
 second ``struct`` call reads every value, and generated code (as `collections.
 namedtuple` generates its methods) builds the request, positionally.
 
-A layout is compiled on its second miss, so one-off layouts cost nothing but a count,
-and each compiled reader is checked against the walking reader on the message it was
-learnt from before it is used.
+A layout is compiled on the second walk of its key (message length, Session-Id length),
+at most once per 64 walks, so one-off layouts cost little more than a count; each
+compiled reader is checked against the walking reader on the message it was learnt
+from before it is used. Only simple shapes are compiled (CC-Money in units, or a
+Subscription-Id other than Type then Data, stay with the walking reader).
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ from .credit_control import (
 )
 from .units import ServiceUnits
 
-#: raw -> request, or None for "not this layout after all" (a value to judge)
+#: (raw, values) -> request; UnicodeDecodeError or KeyError for a value to judge
 _Build = Callable[[bytes, tuple[Any, ...]], CreditControlRequest]
 #: header reader, the headers it must read, value reader, builder
 _Layout = tuple[
