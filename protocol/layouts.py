@@ -78,9 +78,17 @@ class CcrReader:
     """
 
     def __init__(
-        self, *, capacity: int = 256, learn_after: int = 2, compile_every: int = 64
+        self,
+        *,
+        capacity: int = 256,
+        learn_after: int = 2,
+        compile_every: int = 64,
+        max_bytes: int = 4096,
     ) -> None:
         self.capacity = capacity
+        #: longer messages are always walked: a layout keeps a few ints per AVP, and a
+        #: CCR-Update is well under 1 KB, so 256 layouts stay within a few MB
+        self.max_bytes = max_bytes
         self.learn_after = learn_after
         self.compile_every = compile_every
         self._next_compile = 0  # the walk count from which a compile is allowed
@@ -113,10 +121,12 @@ class CcrReader:
     def read(self, raw: bytes) -> CreditControlRequest | None:
         """The request, if ``raw`` has a compiled layout and its values pass; else None."""
         try:
-            layouts = self._layouts.get(_KEY(raw))
+            key = _KEY(raw)
         except struct.error:  # shorter than a header and one AVP header
             return None
-        if layouts is not None:
+        layouts = self._layouts.get(key)
+        # the key holds the header's length field; the readers walk to len(raw)
+        if layouts is not None and key[0] & 0xFFFFFF == len(raw):
             for headers, expected, values, build in layouts:
                 if headers(raw) == expected:
                     try:
@@ -131,9 +141,13 @@ class CcrReader:
         """Note that the walking reader read ``request`` from ``raw``; compile its
         layout when that has happened ``learn_after`` times for its key."""
         self.walks += 1
+        if len(raw) > self.max_bytes:
+            return
         try:
             key = _KEY(raw)
         except struct.error:
+            return
+        if key[0] & 0xFFFFFF != len(raw):  # a Message built with raw= that lies
             return
         walks = self._walks.get(key, 0) + 1
         if walks < self.learn_after or self.walks < self._next_compile:

@@ -27,8 +27,12 @@ from .test_fast_readers import damaged_ccrs
 
 
 def outcome(read: object, raw: bytes) -> tuple[object, ...]:
+    return outcome_of(read, decode_message(raw, lazy=True))
+
+
+def outcome_of(read: object, message: codec.Message) -> tuple[object, ...]:
     try:
-        return ("value", read(decode_message(raw, lazy=True)))  # type: ignore[operator]
+        return ("value", read(message))  # type: ignore[operator]
     except AvpError as error:
         return ("error", error.result_code, error.failed_avp)
 
@@ -175,6 +179,28 @@ def test_compiles_are_spaced_by_compile_every_walks() -> None:
     assert reader.compiled == 4 and reader.hits == 0
     reader.parse(decode_message(data_ccr("s" * 2)))
     assert reader.hits == 1
+
+
+@pytest.mark.parametrize("change", ["longer", "shorter"])
+def test_raw_bytes_that_disagree_with_their_length_field_are_walked(change: str) -> None:
+    """decode_message refuses such bytes; a Message built with raw= does not."""
+    good = data_ccr()
+    second_session_id = struct.pack(">II", 263, 0x4000000C) + b"abcd"
+    raw = good + second_session_id if change == "longer" else good[:-4]
+    reader = CcrReader(learn_after=1, compile_every=1)
+    reader.parse(codec.Message(272, 0x80, 4, 1, 1, None, raw=good))
+    message = codec.Message(272, 0x80, 4, 1, 1, None, raw=raw)
+    assert outcome_of(reader.parse, message) == outcome_of(parse_ccr, message)
+    assert reader.hits == 0 and reader.compiled == 1
+
+
+def test_long_messages_are_walked_not_compiled() -> None:
+    reader = CcrReader(learn_after=1, compile_every=1, max_bytes=200)
+    raw = data_ccr()
+    assert len(raw) > 200
+    for _ in range(3):
+        assert reader.parse(decode_message(raw)) == parse_ccr(decode_message(raw))
+    assert (reader.compiled, reader.hits, reader.walks) == (0, 0, 3)
 
 
 def test_the_generated_source_holds_no_message_text() -> None:
