@@ -123,11 +123,13 @@ class _CcrReaderCollector(Collector):
     def collect(self) -> Iterator[CounterMetricFamily]:
         reads = CounterMetricFamily(
             "ocs_ccr_reads",
-            "CCRs read, by reader: a layout's compiled reader, or the walking reader",
+            "CCRs read, by reader: a layout's compiled reader, the walking reader, or the"
+            " checked reader (faults, and shapes the walking reader declines)",
             labels=["reader"],
         )
         reads.add_metric(["compiled"], self.reader.hits)
         reads.add_metric(["walked"], self.reader.walks)
+        reads.add_metric(["checked"], self.reader.checked)
         yield reads
         yield CounterMetricFamily(
             "ocs_ccr_layouts_compiled", "CCR layouts compiled", value=self.reader.compiled

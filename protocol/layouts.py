@@ -98,6 +98,8 @@ class CcrReader:
         self._walks: dict[tuple[int, int], int] = {}  # walks per key not yet compiled
         self.hits = 0  #: requests read by a compiled reader
         self.walks = 0  #: requests the walking reader read
+        #: requests left to the checked reader: faults, and shapes the walker declines
+        self.checked = 0
         self.compiled = 0  #: readers compiled since start
         self.refused = 0  #: compiled readers that failed their check (a bug: never used)
 
@@ -114,6 +116,7 @@ class CcrReader:
         try:
             request = _fast_ccr(raw)
         except _GIVE_UPS:
+            self.checked += 1
             return _parse_ccr_checked(raw)
         self.walked(raw, request)
         return request

@@ -295,4 +295,13 @@ async def test_repeated_layouts_are_read_by_compiled_readers_and_charged_alike()
     sample = handler.metrics.registry.get_sample_value
     assert sample("ocs_ccr_reads_total", {"reader": "compiled"}) == 3
     assert sample("ocs_ccr_reads_total", {"reader": "walked"}) == 3
+    assert sample("ocs_ccr_reads_total", {"reader": "checked"}) == 0
+    raw = ccr(T.UPDATE_REQUEST, 9, 99).raw
+    assert raw is not None
+    bad = decode_message(raw[:-8] + b"\0" * 8, lazy=True)  # the last AVP's header zeroed
+    result = handler([bad])  # nothing to write: answered at once
+    assert not isinstance(result, BatchResult)
+    (refused,) = result
+    assert result_code(refused) != ResultCode.DIAMETER_SUCCESS
+    assert sample("ocs_ccr_reads_total", {"reader": "checked"}) == 1
     assert sample("ocs_ccr_layouts_compiled_total") == 1
