@@ -298,7 +298,7 @@ async def test_repeated_layouts_are_read_by_compiled_readers_and_charged_alike()
     assert sample("ocs_ccr_reads_total", {"reader": "checked"}) == 0
     raw = ccr(T.UPDATE_REQUEST, 9, 99).raw
     assert raw is not None
-    bad = decode_message(raw[:-8] + b"\0" * 8, lazy=True)  # the last AVP's header zeroed
+    bad = decode_message(raw[:-8] + b"\0" * 8, lazy=True)  # last 8 bytes zeroed
     result = handler([bad])  # nothing to write: answered at once
     assert not isinstance(result, BatchResult)
     (refused,) = result
