@@ -27,7 +27,7 @@ would cut off real gateways for no gain in safety.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from . import codec
 from .codec import Avp, decode_avps, encode_avp
@@ -48,7 +48,12 @@ _MIN_SIZE = {
     AvpType.ADDRESS: 6,
 }
 
-_VALUE_CHECKS = {
+#: a decoded value of any type but Grouped
+ScalarValue = int | float | str | bytes | codec.AddressValue
+#: how each type's value is decoded (and so checked: a decoder raises the 5004/5014 of
+#: a value its type refuses); Grouped is split, not decoded. `tree` decodes with it too.
+VALUE_DECODERS: dict[AvpType, Callable[[Avp], ScalarValue]] = {
+    AvpType.OCTET_STRING: lambda a: a.data,
     AvpType.INTEGER32: codec.decode_integer32,
     AvpType.INTEGER64: codec.decode_integer64,
     AvpType.UNSIGNED32: codec.decode_unsigned32,
@@ -60,6 +65,7 @@ _VALUE_CHECKS = {
     AvpType.UTF8_STRING: codec.decode_utf8,
     AvpType.DIAMETER_IDENTITY: codec.decode_identity,
     AvpType.DIAMETER_URI: codec.decode_uri,
+    AvpType.ENUMERATED: codec.decode_integer32,
     AvpType.IP_FILTER_RULE: codec.decode_ip_filter_rule,
 }
 
@@ -160,7 +166,7 @@ def _check_value(avp: Avp, definition: AvpDef) -> None:
                 ResultCode.DIAMETER_INVALID_AVP_VALUE, avp, f"{definition.name} value {value}"
             )
         return
-    check = _VALUE_CHECKS.get(kind)
+    check = VALUE_DECODERS.get(kind)
     if check is not None:
         check(avp)
 

@@ -22,8 +22,9 @@ from .codec import Avp, Header, decode_avps, decode_header
 from .codes import CommandCode, HeaderFlag
 from .dictionary import BY_KEY, AvpDef, AvpType
 from .errors import AvpError
+from .grammar import VALUE_DECODERS, ScalarValue
 
-Value = Union[int, float, str, bytes, codec.AddressValue, "tuple[DecodedAvp, ...]"]
+Value = Union[ScalarValue, "tuple[DecodedAvp, ...]"]
 
 
 class DecodedAvp(NamedTuple):
@@ -36,24 +37,6 @@ class DecodedAvp(NamedTuple):
     value: Value
     #: the Enumerated value's RFC name, when the dictionary has it
     value_name: str | None = None
-
-
-_DECODERS: dict[AvpType, Callable[[Avp], Value]] = {
-    AvpType.OCTET_STRING: lambda a: a.data,
-    AvpType.INTEGER32: codec.decode_integer32,
-    AvpType.INTEGER64: codec.decode_integer64,
-    AvpType.UNSIGNED32: codec.decode_unsigned32,
-    AvpType.UNSIGNED64: codec.decode_unsigned64,
-    AvpType.FLOAT32: codec.decode_float32,
-    AvpType.FLOAT64: codec.decode_float64,
-    AvpType.ADDRESS: codec.decode_address,
-    AvpType.TIME: codec.decode_time_unix,
-    AvpType.UTF8_STRING: codec.decode_utf8,
-    AvpType.DIAMETER_IDENTITY: codec.decode_identity,
-    AvpType.DIAMETER_URI: codec.decode_uri,
-    AvpType.ENUMERATED: codec.decode_integer32,
-    AvpType.IP_FILTER_RULE: codec.decode_ip_filter_rule,
-}
 
 
 def decode_avp(avp: Avp) -> DecodedAvp:
@@ -70,7 +53,7 @@ def decode_avp(avp: Avp) -> DecodedAvp:
     if kind is _GROUPED:
         value: Value = tuple([decode_avp(child) for child in decode_avps(data)])
         return _new(DecodedAvp, (definition.name, code, vendor_id, flags, value, None))
-    value = _DECODERS[kind](avp)
+    value = VALUE_DECODERS[kind](avp)
     values = definition.values
     value_name = values.get(value) if values and isinstance(value, int) else None
     return _new(DecodedAvp, (definition.name, code, vendor_id, flags, value, value_name))
