@@ -380,8 +380,8 @@ def _fast_ccr(raw: bytes) -> CreditControlRequest:
                     raise _Slow
                 slots[~slot] = word
         elif code == _SUBSCRIPTION_ID:
-            # the shape every client sends, Type then Data, in one read and no call
-            # (0.25 µs against 0.5 µs through _fast_subscription_id)
+            # the shape every client sends, Type then Data, in one read and no call;
+            # any other (Data first, more children) is left to the checked reader
             c1, f1, sub_type, c2, f2 = sub5(raw, offset + 8)
             data_end = offset + 20 + (f2 & 0xFFFFFF)
             if (
@@ -393,7 +393,7 @@ def _fast_ccr(raw: bytes) -> CreditControlRequest:
             ):
                 subs.append((sub_type, raw[offset + 28 : data_end].decode()))
             else:
-                subs.append(_fast_subscription_id(raw, offset + 8, stop))
+                raise _Slow
         elif code == _MULTIPLE_SERVICES_CREDIT_CONTROL:
             msccs.append(_fast_mscc(raw, offset, fl, stop))
         elif (slot := _RAW_SLOTS.get(code)) is not None:  # kept raw, or only counted
@@ -509,30 +509,6 @@ def _fast_units(raw: bytes, offset: int, end: int) -> ServiceUnits:
             values[5] = decode_money(_new(Avp, (code, fl >> 24, raw[offset + 8 : stop], 0)))
         offset = (stop + 3) & ~3
     return _new(ServiceUnits, values)
-
-
-def _fast_subscription_id(raw: bytes, offset: int, end: int) -> tuple[int, str]:
-    """`_subscription_id` read in place; `_Slow` also when a child is missing."""
-    sub_type: int | None = None
-    data: str | None = None
-    while offset < end:
-        code, fl, word = _HEAD3(raw, offset)
-        stop = offset + (fl & 0xFFFFFF)
-        if fl & 0x9F000000 or not offset + 8 <= stop <= end:
-            if fl & 0x1F000000 or not offset + 12 <= stop <= end or not fl & 0x80000000:
-                raise _Slow
-            if not word:
-                raise _Slow  # vendor 0 behind a V bit reads as no vendor: the checked path
-        elif code == _SUBSCRIPTION_ID_TYPE:
-            if stop - offset != 12:
-                raise _Slow
-            sub_type = word
-        elif code == _SUBSCRIPTION_ID_DATA:
-            data = raw[offset + 8 : stop].decode()
-        offset = (stop + 3) & ~3
-    if sub_type is None or data is None:
-        raise _Slow
-    return sub_type, data
 
 
 def _avp_at(raw: bytes, offset: int) -> Avp:

@@ -28,7 +28,7 @@ A layout is compiled on the second walk of its key (message length, Session-Id l
 at most once per 64 walks, so one-off layouts cost little more than a count; each
 compiled reader is checked against the walking reader on the message it was learnt
 from before it is used. Only simple shapes are compiled (CC-Money in units, or a
-Subscription-Id other than Type then Data, stay with the walking reader).
+Subscription-Id other than Type then Data, stay with `parse_ccr`'s readers).
 """
 
 from __future__ import annotations
