@@ -110,26 +110,26 @@ class CcrReader:
             AvpError: 5005/5004/5014/5009/5001/3009 with the Failed-AVP to answer with.
         """
         raw = message.raw if message.raw is not None else message.encode()
-        request = self.read(raw)
-        if request is not None:
-            return request
+        key = _key(raw)
+        if key is not None:
+            request = self._read(raw, key)
+            if request is not None:
+                return request
         try:
             request = _fast_ccr(raw)
         except _GIVE_UPS:
             self.checked += 1
             return _parse_ccr_checked(raw)
-        self.walked(raw, request)
+        self.walks += 1
+        if key is not None and len(raw) <= self.max_bytes:
+            self._learn(raw, key, request)
         return request
 
-    def read(self, raw: bytes) -> CreditControlRequest | None:
-        """The request, if ``raw`` has a compiled layout and its values pass; else None."""
-        try:
-            key = _KEY(raw)
-        except struct.error:  # shorter than a header and one AVP header
-            return None
+    def _read(self, raw: bytes, key: tuple[int, int]) -> CreditControlRequest | None:
+        """The request, if ``key`` has a compiled layout that fits ``raw`` and its
+        values pass; else None."""
         layouts = self._layouts.get(key)
-        # the key holds the header's length field; the readers walk to len(raw)
-        if layouts is not None and key[0] & 0xFFFFFF == len(raw):
+        if layouts is not None:
             for headers, expected, values, build in layouts:
                 if headers(raw) == expected:
                     try:
@@ -140,18 +140,9 @@ class CcrReader:
                     return request
         return None
 
-    def walked(self, raw: bytes, request: CreditControlRequest) -> None:
-        """Note that the walking reader read ``request`` from ``raw``; compile its
-        layout when that has happened ``learn_after`` times for its key."""
-        self.walks += 1
-        if len(raw) > self.max_bytes:
-            return
-        try:
-            key = _KEY(raw)
-        except struct.error:
-            return
-        if key[0] & 0xFFFFFF != len(raw):  # a Message built with raw= that lies
-            return
+    def _learn(self, raw: bytes, key: tuple[int, int], request: CreditControlRequest) -> None:
+        """The walking reader read ``request`` from ``raw``: compile its layout when
+        that has happened ``learn_after`` times for its key."""
         walks = self._walks.get(key, 0) + 1
         if walks < self.learn_after or self.walks < self._next_compile:
             if len(self._walks) >= 16 * self.capacity:  # one-off keys: forget them all
@@ -352,6 +343,17 @@ def compile_layout(raw: bytes) -> _Layout | None:
     headers = struct.Struct(">" + "".join(compiler.header_format)).unpack_from
     values = struct.Struct(">" + "".join(compiler.value_format)).unpack_from
     return headers, tuple(compiler.expected), values, namespace["build"]
+
+
+def _key(raw: bytes) -> tuple[int, int] | None:
+    """(version|length word, first AVP's flags|length word), or None when ``raw`` is
+    too short for one AVP header or lies about its length (a Message built with raw=:
+    decode_message refuses those bytes); the readers walk to len(raw)."""
+    try:
+        key = _KEY(raw)
+    except struct.error:
+        return None
+    return key if key[0] & 0xFFFFFF == len(raw) else None
 
 
 def _tuple(items: list[str] | tuple[str, ...]) -> str:
