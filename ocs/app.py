@@ -20,12 +20,14 @@ import logging
 import signal
 import ssl
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import trio
 
 from protocol.capabilities import Capabilities
+from protocol.codec import Message
 from protocol.codes import ResultCode
 from protocol.errors import PeerClosedError, ProtocolError
 from protocol.peer import PeerConfig, PeerConnection, Role, allow_peers
@@ -53,6 +55,7 @@ from .persist import (
 from .sessions import ENDED, CcSession
 
 log = logging.getLogger(__name__)
+_Answer = TypeVar("_Answer")  # what a server-initiated request's parser returns
 
 #: how long after a RAR the OCS waits for the CCR-U before it forces a new session
 #: with ASR (magma #3549: a gateway that applied FUI answers RAA but never re-asks)
@@ -301,29 +304,10 @@ class OcsServer:
 
     async def send_rar(self, session: CcSession, groups: tuple[int, ...]) -> None:
         """RAR scoped to one rating group when only one ran out (RFC 8506 §5.5)."""
-        handle = self.find_peer(session.origin_host)
-        if handle is None or handle.remote is None:
-            self.metrics.server_requests.labels("RAR", "no_peer").inc()
-            return
-        ids = handle.conn.ids
         scoped = groups[0] if len(groups) == 1 and groups[0] >= 0 else None
-        request = encode_rar(
-            session_id=session.session_id,
-            origin_host=self.config.diameter.origin_host,
-            origin_realm=self.config.diameter.origin_realm,
-            destination_realm=handle.remote.origin_realm,
-            destination_host=session.origin_host,
-            hop_by_hop=ids.next_hop_by_hop(),
-            end_to_end=ids.next_end_to_end(),
-            rating_group=scoped,
-        )
         number = session.last_request_number
-        try:
-            with trio.fail_after(REQUEST_TIMEOUT_SECONDS):  # a mute gateway must not pin us
-                answer = parse_raa(await handle.request(request))
-        except (PeerClosedError, ProtocolError, trio.TooSlowError) as exc:
-            self.metrics.server_requests.labels("RAR", "failed").inc()
-            log.warning("RAR for %s failed: %s", session.session_id, exc)
+        answer = await self._ask("RAR", session, encode_rar, parse_raa, rating_group=scoped)
+        if answer is None:
             return
         outcome = (
             "ok"
@@ -342,12 +326,30 @@ class OcsServer:
             await self.send_asr(still)
 
     async def send_asr(self, session: CcSession) -> None:
+        answer = await self._ask("ASR", session, encode_asr, parse_asa)
+        if answer is None:
+            return
+        self.metrics.server_requests.labels(
+            "ASR", "ok" if answer.result_code == ResultCode.DIAMETER_SUCCESS else "rejected"
+        ).inc()
+        # The gateway now sends CCR-T; if it does not, Tcc releases the holds.
+
+    async def _ask(
+        self,
+        command: str,
+        session: CcSession,
+        encode: Callable[..., bytes],
+        parse: Callable[[Message], _Answer],
+        **options: int | None,
+    ) -> _Answer | None:
+        """Send ``command`` for ``session`` to the peer that owns it and read the answer;
+        None (counted and logged) when that peer is gone, fails or stays mute."""
         handle = self.find_peer(session.origin_host)
         if handle is None or handle.remote is None:
-            self.metrics.server_requests.labels("ASR", "no_peer").inc()
-            return
+            self.metrics.server_requests.labels(command, "no_peer").inc()
+            return None
         ids = handle.conn.ids
-        request = encode_asr(
+        request = encode(
             session_id=session.session_id,
             origin_host=self.config.diameter.origin_host,
             origin_realm=self.config.diameter.origin_realm,
@@ -355,18 +357,15 @@ class OcsServer:
             destination_host=session.origin_host,
             hop_by_hop=ids.next_hop_by_hop(),
             end_to_end=ids.next_end_to_end(),
+            **options,
         )
         try:
             with trio.fail_after(REQUEST_TIMEOUT_SECONDS):  # a mute gateway must not pin us
-                answer = parse_asa(await handle.request(request))
+                return parse(await handle.request(request))
         except (PeerClosedError, ProtocolError, trio.TooSlowError) as exc:
-            self.metrics.server_requests.labels("ASR", "failed").inc()
-            log.warning("ASR for %s failed: %s", session.session_id, exc)
-            return
-        self.metrics.server_requests.labels(
-            "ASR", "ok" if answer.result_code == ResultCode.DIAMETER_SUCCESS else "rejected"
-        ).inc()
-        # The gateway now sends CCR-T; if it does not, Tcc releases the holds.
+            self.metrics.server_requests.labels(command, "failed").inc()
+            log.warning("%s for %s failed: %s", command, session.session_id, exc)
+            return None
 
 
 def _local_addresses(stream: trio.abc.Stream, hosts: Sequence[str]) -> list[str]:
