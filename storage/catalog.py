@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, func, select, text, true
 
 from storage.errors import InvalidRequest
-from storage.queries import get_product, now_us
+from storage.queries import create_product, get_product, insert_bundles, now_us
 from storage.records import Bundle
 from storage.schema import accounts, product_bundles, tariff_catalogs
 from storage.schema import products as products_table  # `products` is a parameter name
@@ -170,15 +170,14 @@ def store_catalog(
     added, updated = [], []
     for name, spec in wanted.items():
         if name not in existing:
-            conn.execute(
-                products_table.insert().values(
-                    name=name,
-                    tariff_plan=spec.tariff_plan,
-                    currency=spec.currency,
-                    recurring_fee=spec.recurring_fee,
-                )
+            create_product(
+                conn,
+                name=name,
+                tariff_plan=spec.tariff_plan,
+                currency=spec.currency,
+                recurring_fee=spec.recurring_fee,
+                bundles=spec.bundles,
             )
-            _replace_bundles(conn, _product_id(conn, name), spec.bundles)
             added.append(name)
             continue
         product = get_product(conn, name=name)
@@ -237,28 +236,6 @@ def _products_in_use(conn: Connection) -> set[int]:
     return {int(pid) for pid in conn.execute(select(accounts.c.product_id).distinct()).scalars()}
 
 
-def _product_id(conn: Connection, name: str) -> int:
-    return int(
-        conn.execute(
-            select(products_table.c.product_id).where(products_table.c.name == name)
-        ).scalar_one()
-    )
-
-
 def _replace_bundles(conn: Connection, product_id: int, bundles: Sequence[Bundle]) -> None:
     conn.execute(product_bundles.delete().where(product_bundles.c.product_id == product_id))
-    if bundles:
-        conn.execute(
-            product_bundles.insert(),
-            [
-                {
-                    "product_id": product_id,
-                    "kind": b.kind.value,
-                    "units": b.units,
-                    "rating_group": b.rating_group,
-                    "priority": b.priority,
-                    "validity_days": b.validity_days,
-                }
-                for b in bundles
-            ],
-        )
+    insert_bundles(conn, product_id, bundles)

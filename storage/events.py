@@ -257,17 +257,13 @@ def set_status(
         raise InvalidRequest(f"account {msisdn} is closed; its status cannot change")
     if account.status is status:
         raise InvalidRequest(f"account {msisdn} is already {status.value}")
-    conn.execute(
-        accounts.update()
-        .where(accounts.c.account_id == account.account_id)
-        .values(status=status.value)
-    )
-    return record_event(
+    return _change_account(
         conn,
-        account_id=account.account_id,
-        kind=kind,
-        idempotency_key=idempotency_key,
-        payload={"from": account.status.value, "to": status.value, "reason": reason},
+        account,
+        kind,
+        idempotency_key,
+        {"from": account.status.value, "to": status.value, "reason": reason},
+        status=status.value,
     )
 
 
@@ -286,17 +282,30 @@ def change_product(
             f"product {product_name} is priced in {product.currency}, "
             f"account {msisdn} is billed in {account.currency}"
         )
+    return _change_account(
+        conn,
+        account,
+        EventKind.PRODUCT_CHANGED,
+        idempotency_key,
+        {"from": account.product_id, "to": product.product_id},
+        product_id=product.product_id,
+    )
+
+
+def _change_account(
+    conn: Connection,
+    account: Account,
+    kind: EventKind,
+    key: str,
+    payload: Mapping[str, object],
+    **values: object,
+) -> EventResult:
+    """Write ``values`` to the account's row and record the event that announces them."""
     conn.execute(
-        accounts.update()
-        .where(accounts.c.account_id == account.account_id)
-        .values(product_id=product.product_id)
+        accounts.update().where(accounts.c.account_id == account.account_id).values(**values)
     )
     return record_event(
-        conn,
-        account_id=account.account_id,
-        kind=EventKind.PRODUCT_CHANGED,
-        idempotency_key=idempotency_key,
-        payload={"from": account.product_id, "to": product.product_id},
+        conn, account_id=account.account_id, kind=kind, idempotency_key=key, payload=payload
     )
 
 

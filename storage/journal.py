@@ -36,19 +36,7 @@ _POSTING_COLUMNS = (
 
 #: Posting -> parameter tuple, in C: attrgetter builds the tuple without a Python frame,
 #: which matters at hundreds of thousands of rows per second ("kind.value" unwraps the enum).
-_posting_row = attrgetter(
-    "posting_id",
-    "account_id",
-    "kind.value",
-    "amount",
-    "reserved",
-    "bucket_id",
-    "session_id",
-    "rating_group",
-    "at_us",
-    "cause",
-    "overrun",
-)
+_posting_row = attrgetter(*("kind.value" if c == "kind" else c for c in _POSTING_COLUMNS))
 
 _SESSION_COLUMNS = (
     "session_id",

@@ -35,7 +35,6 @@ How to add a step (version N+1):
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -58,6 +57,7 @@ from sqlalchemy import (
 
 from storage.db import write_transaction
 from storage.errors import SchemaError
+from storage.queries import now_us
 from storage.schema import metadata, schema_version
 
 #: arbitrary constant identifying "the schema migration" among PostgreSQL advisory locks
@@ -138,10 +138,6 @@ MIGRATIONS: tuple[Migration, ...] = (
 LATEST = MIGRATIONS[-1].version
 
 
-def _now_us() -> int:
-    return time.time_ns() // 1000
-
-
 def current_version(conn: Connection) -> int:
     """The newest applied version; 0 for an empty database."""
     if not inspect(conn).has_table(schema_version.name):
@@ -188,7 +184,7 @@ def migrate(engine: Engine) -> list[int]:
             steps = [m for m in MIGRATIONS if m.version > version]
             for step in steps:
                 step.apply(conn)
-        now = _now_us()
+        now = now_us()
         conn.execute(
             schema_version.insert(),
             [{"version": m.version, "name": m.name, "applied_at_us": now} for m in steps],

@@ -114,6 +114,12 @@ def create_product(
             .returning(products.c.product_id)
         ).scalar_one()
     )
+    insert_bundles(conn, product_id, bundles)
+    return Product(product_id, name, tariff_plan, currency, recurring_fee, tuple(bundles))
+
+
+def insert_bundles(conn: Connection, product_id: int, bundles: Sequence[Bundle]) -> None:
+    """Add ``bundles`` to a product's ``product_bundles`` rows (none: nothing is executed)."""
     if bundles:
         conn.execute(
             product_bundles.insert(),
@@ -129,7 +135,6 @@ def create_product(
                 for b in bundles
             ],
         )
-    return Product(product_id, name, tariff_plan, currency, recurring_fee, tuple(bundles))
 
 
 def get_product(
