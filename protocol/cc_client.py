@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from . import codec
-from .codec import Avp, Message, decode_avps, encode_avp, encode_message
+from .codec import Avp, Message, decode_avps, decode_unsigned32, encode_avp, encode_message
 from .codes import (
     VENDOR_3GPP,
     ApplicationId,
@@ -23,7 +23,7 @@ from .codes import (
     HeaderFlag,
     RequestedAction,
 )
-from .credit_control import text_value, u32_value
+from .credit_control import text_value
 from .grammar import missing
 from .units import Money, ServiceUnits, decode_units, encode_units
 
@@ -78,7 +78,7 @@ def _fui(avp: Avp) -> tuple[FinalUnitAction | None, str | None]:
     address: str | None = None
     for child in decode_avps(avp):
         if child.code == AvpCode.FINAL_UNIT_ACTION and not child.vendor_id:
-            action = FinalUnitAction(u32_value(child))
+            action = FinalUnitAction(decode_unsigned32(child))
         elif child.code == AvpCode.REDIRECT_SERVER and not child.vendor_id:
             for part in decode_avps(child):
                 if part.code == AvpCode.REDIRECT_SERVER_ADDRESS:
@@ -96,23 +96,23 @@ def _mscc_result(avp: Avp) -> MsccResult:
         code, vendor = child.code, child.vendor_id
         if vendor == VENDOR_3GPP:
             if code == Avp3gpp.VOLUME_QUOTA_THRESHOLD:
-                volume = u32_value(child)
+                volume = decode_unsigned32(child)
             elif code == Avp3gpp.TIME_QUOTA_THRESHOLD:
-                time = u32_value(child)
+                time = decode_unsigned32(child)
             elif code == Avp3gpp.QUOTA_HOLDING_TIME:
-                holding = u32_value(child)
+                holding = decode_unsigned32(child)
         elif vendor:
             continue
         elif code == AvpCode.RATING_GROUP:
-            rating_group = u32_value(child)
+            rating_group = decode_unsigned32(child)
         elif code == AvpCode.RESULT_CODE:
-            result = u32_value(child)
+            result = decode_unsigned32(child)
         elif code == AvpCode.SERVICE_IDENTIFIER:
-            services.append(u32_value(child))
+            services.append(decode_unsigned32(child))
         elif code == AvpCode.GRANTED_SERVICE_UNIT:
             granted = decode_units(child)
         elif code == AvpCode.VALIDITY_TIME:
-            validity = u32_value(child)
+            validity = decode_unsigned32(child)
         elif code == AvpCode.FINAL_UNIT_INDICATION:
             action, address = _fui(child)
     return MsccResult(
@@ -139,7 +139,7 @@ def _money_group(avp: Avp) -> Money:
                 elif part.code == AvpCode.EXPONENT and len(part.data) == 4:
                     exponent = int.from_bytes(part.data, "big", signed=True)
         elif child.code == AvpCode.CURRENCY_CODE and not child.vendor_id:
-            currency = u32_value(child)
+            currency = decode_unsigned32(child)
     return Money(digits, exponent, currency)
 
 
@@ -171,7 +171,7 @@ def parse_cca(message: Message) -> CreditControlAnswer:
         code, vendor = avp.code, avp.vendor_id
         if vendor == VENDOR_3GPP:
             if code == Avp3gpp.LOW_BALANCE_INDICATION:
-                extra["low_balance_indication"] = u32_value(avp)
+                extra["low_balance_indication"] = decode_unsigned32(avp)
             elif code == Avp3gpp.REMAINING_BALANCE:
                 extra["remaining_balance"] = _money_group(avp)
         elif vendor:
@@ -195,11 +195,11 @@ def parse_cca(message: Message) -> CreditControlAnswer:
 
     def number(code: int) -> int | None:
         avp = single.get(code)
-        return None if avp is None else u32_value(avp)
+        return None if avp is None else decode_unsigned32(avp)
 
     return CreditControlAnswer(
         session_id=text_value(single[AvpCode.SESSION_ID]) if AvpCode.SESSION_ID in single else "",
-        result_code=u32_value(single[AvpCode.RESULT_CODE]),
+        result_code=decode_unsigned32(single[AvpCode.RESULT_CODE]),
         origin_host=text_value(single[AvpCode.ORIGIN_HOST]),
         origin_realm=text_value(single[AvpCode.ORIGIN_REALM]),
         auth_application_id=number(AvpCode.AUTH_APPLICATION_ID) or 0,

@@ -16,7 +16,7 @@ from __future__ import annotations
 import struct
 from typing import NamedTuple
 
-from .codec import Avp, Message, decode_avps
+from .codec import Avp, Message, decode_avps, decode_unsigned32
 from .codes import (
     VENDOR_3GPP,
     Avp3gpp,
@@ -154,13 +154,6 @@ def text_value(avp: Avp) -> str:
         raise _bad(ResultCode.DIAMETER_INVALID_AVP_VALUE, avp, "invalid UTF-8") from None
 
 
-def u32_value(avp: Avp) -> int:
-    """An Unsigned32/Enumerated value; 5014 with the AVP when it is not 4 bytes."""
-    if len(avp.data) != 4:
-        raise _bad(ResultCode.DIAMETER_INVALID_AVP_LENGTH, avp, f"AVP {avp.code} is not 4 bytes")
-    return int(_U32.unpack(avp.data)[0])
-
-
 def parse_mscc(avp: Avp) -> MultipleServicesCreditControl:
     rating_group: int | None = None
     services: list[int] = []
@@ -171,17 +164,17 @@ def parse_mscc(avp: Avp) -> MultipleServicesCreditControl:
         code = child.code
         if child.vendor_id:
             if child.vendor_id == VENDOR_3GPP and code == _3GPP_REPORTING_REASON:
-                reason = u32_value(child)
+                reason = decode_unsigned32(child)
             else:
                 _unknown_mandatory(child)
         elif code == _RATING_GROUP:
-            rating_group = u32_value(child)
+            rating_group = decode_unsigned32(child)
         elif code == _USED_SERVICE_UNIT:
             used.append(decode_units(child))
         elif code == _REQUESTED_SERVICE_UNIT:
             requested = decode_units(child)
         elif code == _SERVICE_IDENTIFIER:
-            services.append(u32_value(child))
+            services.append(decode_unsigned32(child))
         else:
             _unknown_mandatory(child)
     return _new(
@@ -195,7 +188,7 @@ def _subscription_id(avp: Avp) -> tuple[int, str]:
     data: str | None = None
     for child in decode_avps(avp):
         if child.code == _SUBSCRIPTION_ID_TYPE and not child.vendor_id:
-            sub_type = u32_value(child)
+            sub_type = decode_unsigned32(child)
         elif child.code == _SUBSCRIPTION_ID_DATA and not child.vendor_id:
             data = text_value(child)
     if sub_type is None:

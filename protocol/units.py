@@ -10,7 +10,7 @@ from __future__ import annotations
 import struct
 from typing import NamedTuple
 
-from .codec import Avp, decode_avps, encode_avp
+from .codec import Avp, decode_avps, decode_unsigned32, decode_unsigned64, encode_avp
 from .codes import VENDOR_3GPP, Avp3gpp, AvpCode, ResultCode
 from .errors import AvpError
 
@@ -66,26 +66,6 @@ class ServiceUnits(NamedTuple):
         return (self.input_octets or 0) + (self.output_octets or 0)
 
 
-def _u32(avp: Avp) -> int:
-    if len(avp.data) != 4:
-        raise AvpError(
-            f"AVP {avp.code} must be 4 bytes",
-            result_code=ResultCode.DIAMETER_INVALID_AVP_LENGTH,
-            failed_avp=avp.encode(),
-        )
-    return int(_U32.unpack(avp.data)[0])
-
-
-def _u64(avp: Avp) -> int:
-    if len(avp.data) != 8:
-        raise AvpError(
-            f"AVP {avp.code} must be 8 bytes",
-            result_code=ResultCode.DIAMETER_INVALID_AVP_LENGTH,
-            failed_avp=avp.encode(),
-        )
-    return int(_U64.unpack(avp.data)[0])
-
-
 def decode_money(avp: Avp) -> Money:
     digits: int | None = None
     exponent = 0
@@ -98,7 +78,7 @@ def decode_money(avp: Avp) -> Money:
                 elif part.code == AvpCode.EXPONENT and len(part.data) == 4:
                     exponent = int(_I32.unpack(part.data)[0])
         elif child.code == AvpCode.CURRENCY_CODE and not child.vendor_id:
-            currency = _u32(child)
+            currency = decode_unsigned32(child)
     if digits is None:
         raise AvpError(
             "CC-Money without Unit-Value/Value-Digits",
@@ -149,22 +129,22 @@ def decode_units(avp: Avp) -> ServiceUnits:
         code = child[0]  # index access: NamedTuple attributes cost a descriptor call each
         if child[3]:
             if child[3] == _VENDOR_3GPP and code == _REPORTING_REASON:
-                rr = _u32(child)
+                rr = decode_unsigned32(child)
             continue
         if code == _CC_TOTAL_OCTETS:
-            total = _u64(child)
+            total = decode_unsigned64(child)
         elif code == _CC_INPUT_OCTETS:
-            up = _u64(child)
+            up = decode_unsigned64(child)
         elif code == _CC_OUTPUT_OCTETS:
-            down = _u64(child)
+            down = decode_unsigned64(child)
         elif code == _CC_TIME:
-            time = _u32(child)
+            time = decode_unsigned32(child)
         elif code == _CC_SERVICE_SPECIFIC_UNITS:
-            ssu = _u64(child)
+            ssu = decode_unsigned64(child)
         elif code == _CC_MONEY:
             money = decode_money(child)
         elif code == _TARIFF_CHANGE_USAGE:
-            tcu = _u32(child)
+            tcu = decode_unsigned32(child)
     return _new(ServiceUnits, (time, total, up, down, ssu, money, rr, tcu))
 
 
