@@ -33,7 +33,7 @@ import json
 import logging
 import os
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -61,7 +61,8 @@ from storage.errors import (
     SchemaError,
     StorageUnavailable,
 )
-from storage.records import Account, BillingMode, BucketKind, Bundle, Product
+from storage.events import EventResult
+from storage.records import Account, BillingMode, BucketKind, Bundle, Customer, Product
 from storage.schema import products as products_table
 
 log = logging.getLogger(__name__)
@@ -185,6 +186,39 @@ def _engine(db: str | None, config_file: Path | None, *, must_exist: bool = True
     return engine
 
 
+@contextmanager
+def _reading(db: str | None, config_file: Path | None) -> Iterator[Connection]:
+    """A read transaction on the database of --db/--config; the engine is closed after."""
+    engine = _engine(db, config_file)
+    try:
+        with read_transaction(engine) as conn:
+            yield conn
+    finally:
+        engine.dispose()
+
+
+def _account_by_msisdn(conn: Connection, msisdn: str, hint: str = "") -> Account:
+    """The account of ``msisdn``, or a failure ``no account with MSISDN ...`` + ``hint``."""
+    try:
+        return queries.get_account_by_msisdn(conn, msisdn)
+    except NotFound:
+        raise _Failure(f"no account with MSISDN {msisdn}{hint}") from None
+
+
+def _key(key: str | None, what: str) -> str:
+    """The --key given (not blank), else a new idempotency key ``cli:WHAT:...``."""
+    if key is not None and not key.strip():
+        _usage("--key must not be empty")
+    return key or f"cli:{what}:{uuid.uuid4().hex}"
+
+
+def _customer(conn: Connection, customer_id: int) -> Customer:
+    try:
+        return queries.get_customer(conn, customer_id)
+    except NotFound:
+        raise _Failure(f"no customer with id {customer_id}: see ocs customer list") from None
+
+
 # --- money at the edge -------------------------------------------------------------------
 
 
@@ -239,6 +273,44 @@ def _table(headers: list[str], rows: list[list[object]], *, empty: str = "(none)
     widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
     for line in [headers, *cells]:
         typer.echo("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip())
+
+
+def _print_list(
+    key: str,
+    views: list[dict[str, Any]],
+    as_json: bool,
+    headers: list[str],
+    cells: Callable[[dict[str, Any]], list[object]],
+    *,
+    empty: str,
+) -> None:
+    """What a list command prints: ``{key: views}`` as JSON, else a table of ``cells``."""
+    if as_json:
+        _print_json({key: views})
+        return
+    _table(headers, [cells(v) for v in views], empty=empty)
+
+
+def _print_fields(fields: Iterable[tuple[str, object]]) -> None:
+    """What a show command prints: one ``label  value`` line each, labels aligned."""
+    for label, value in fields:
+        typer.echo(f"{label:<14}{value}")
+
+
+def _event_json(
+    msisdn: str, result: EventResult, idempotency_key: str, view: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The JSON of a money event (top-up, adjustment) with the account's new balance."""
+    return {
+        "msisdn": msisdn,
+        "amount": _money(result.event.amount or 0, view["currency"]),
+        "currency": view["currency"],
+        "event_id": result.event.event_id,
+        "idempotency_key": idempotency_key,
+        "created": result.created,
+        "balance": view["balance"],
+        "pending": view["pending"],
+    }
 
 
 # --- init ----------------------------------------------------------------------------------
@@ -429,15 +501,13 @@ def catalog_show(
 ) -> None:
     """Show the active catalog and its products."""
     with _reported():
-        engine = _engine(db, config_file)
-        with read_transaction(engine) as conn:
+        with _reading(db, config_file) as conn:
             info = catalog_store.active_catalog_info(conn)
             names = list(
                 conn.execute(
                     select(products_table.c.name).order_by(products_table.c.name)
                 ).scalars()
             )
-        engine.dispose()
         if info is None:
             raise _Failure(
                 "no tariff catalog is loaded: ocs catalog load FILE (or ocs init --demo)"
@@ -468,10 +538,7 @@ def _create_account(
 ) -> Account:
     """Customer (new, or ``customer_id``), account and initial top-up, in one transaction."""
     if customer_id is not None:
-        try:
-            cust = queries.get_customer(conn, customer_id)
-        except NotFound:
-            raise _Failure(f"no customer with id {customer_id}: see ocs customer list") from None
+        cust = _customer(conn, customer_id)
         if cust.currency != currency_code:
             raise _Failure(
                 f"customer {customer_id} is billed in {cust.currency}, the product is "
@@ -637,10 +704,7 @@ def _refuse_duplicates(conn: Connection, msisdn: str, imsi: str | None) -> None:
 def _account_view(engine: Engine, msisdn: str) -> dict[str, Any]:
     """Everything ``account show`` prints, in JSON-ready values."""
     with read_transaction(engine) as conn:
-        try:
-            account = queries.get_account_by_msisdn(conn, msisdn)
-        except NotFound:
-            raise _Failure(f"no account with MSISDN {msisdn}") from None
+        account = _account_by_msisdn(conn, msisdn)
         product = queries.get_product(conn, product_id=account.product_id)
         customer = queries.get_customer(conn, account.customer_id)
         bucket_list = queries.get_buckets(conn, account.account_id)
@@ -739,8 +803,7 @@ def account_show(
                     f"({group}, until {b['valid_until'] or 'no end'})",
                 )
             )
-        for label, value in rows:
-            typer.echo(f"{label:<14}{value}")
+        _print_fields(rows)
 
 
 @account_app.command("topup")
@@ -767,15 +830,10 @@ def account_topup(
         value = _amount(amount, "amount")
         if value <= 0:
             _usage(f"amount {amount} must be greater than zero")
-        if key is not None and not key.strip():
-            _usage("--key must not be empty")
-        idempotency_key = key or f"cli:topup:{uuid.uuid4().hex}"
+        idempotency_key = _key(key, "topup")
         engine = _engine(db, config_file)
         with write_transaction(engine) as conn:
-            try:
-                account = queries.get_account_by_msisdn(conn, number)
-            except NotFound:
-                raise _Failure(f"no account with MSISDN {number}") from None
+            account = _account_by_msisdn(conn, number)
             try:
                 result = events.topup(
                     conn,
@@ -792,18 +850,7 @@ def account_topup(
         view = _account_view(engine, number)
         engine.dispose()
         if as_json:
-            _print_json(
-                {
-                    "msisdn": number,
-                    "amount": _money(result.event.amount or 0, view["currency"]),
-                    "currency": view["currency"],
-                    "event_id": result.event.event_id,
-                    "idempotency_key": idempotency_key,
-                    "created": result.created,
-                    "balance": view["balance"],
-                    "pending": view["pending"],
-                }
-            )
+            _print_json(_event_json(number, result, idempotency_key, view))
             return
         cur = view["currency"]
         if result.created:

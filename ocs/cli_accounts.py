@@ -14,7 +14,6 @@ are those of ``ocs.cli``, whose helpers this module uses.
 from __future__ import annotations
 
 import json
-import uuid
 from typing import Annotated, Any
 
 import typer
@@ -24,24 +23,29 @@ from ocs.cli import (
     ConfigOption,
     DbOption,
     JsonOption,
+    _account_by_msisdn,
     _account_view,
     _amount,
     _engine,
+    _event_json,
     _Failure,
     _iso,
+    _key,
     _micros,
     _money,
     _msisdn,
     _print_json,
+    _print_list,
     _product_named,
+    _reading,
     _reported,
     _table,
     _usage,
     account_app,
 )
 from storage import events, queries
-from storage.db import read_transaction, write_transaction
-from storage.errors import IdempotencyConflict, NotFound
+from storage.db import write_transaction
+from storage.errors import IdempotencyConflict
 from storage.records import Account, AccountStatus
 
 MsisdnArg = Annotated[str, typer.Argument(metavar="MSISDN", help="The account's E.164 number.")]
@@ -59,18 +63,7 @@ ReasonOption = Annotated[
 
 
 def _account(conn: Connection, msisdn: str) -> Account:
-    try:
-        return queries.get_account_by_msisdn(conn, msisdn)
-    except NotFound:
-        raise _Failure(
-            f"no account with MSISDN {msisdn}: check the number (ocs account list)"
-        ) from None
-
-
-def _key(key: str | None, what: str) -> str:
-    if key is not None and not key.strip():
-        _usage("--key must not be empty")
-    return key or f"cli:{what}:{uuid.uuid4().hex}"
+    return _account_by_msisdn(conn, msisdn, ": check the number (ocs account list)")
 
 
 def _conflict(key: str) -> _Failure:
@@ -111,8 +104,7 @@ def account_list(
                 _usage(
                     f"status {status!r} is not one of " + ", ".join(s.value for s in AccountStatus)
                 )
-        engine = _engine(db, config_file)
-        with read_transaction(engine) as conn:
+        with _reading(db, config_file) as conn:
             product_id = None if product is None else _product_named(conn, product).product_id
             found = queries.list_accounts(conn, status=wanted, product_id=product_id, limit=limit)
             names = {p.product_id: p.name for p in queries.list_products(conn)}
@@ -131,23 +123,19 @@ def account_list(
                         "reserved": _money(a.reserved, a.currency),
                     }
                 )
-        engine.dispose()
-        if as_json:
-            _print_json({"accounts": rows})
-            return
-        _table(
+        _print_list(
+            "accounts",
+            rows,
+            as_json,
             ["MSISDN", "IMSI", "STATUS", "PRODUCT", "MODE", "BALANCE", "RESERVED"],
-            [
-                [
-                    r["msisdn"],
-                    r["imsi"],
-                    r["status"],
-                    r["product"],
-                    r["billing_mode"],
-                    f"{r['balance']} {r['currency']}",
-                    r["reserved"],
-                ]
-                for r in rows
+            lambda r: [
+                r["msisdn"],
+                r["imsi"],
+                r["status"],
+                r["product"],
+                r["billing_mode"],
+                f"{r['balance']} {r['currency']}",
+                r["reserved"],
             ],
             empty="no accounts" + ("" if wanted is None and product is None else " match"),
         )
@@ -207,18 +195,7 @@ def account_adjust(
         cur = view["currency"]
         shown = _money(result.event.amount or 0, cur)
         if as_json:
-            _print_json(
-                {
-                    "msisdn": number,
-                    "amount": shown,
-                    "currency": cur,
-                    "event_id": result.event.event_id,
-                    "idempotency_key": idempotency_key,
-                    "created": result.created,
-                    "balance": view["balance"],
-                    "pending": view["pending"],
-                }
-            )
+            _print_json(_event_json(number, result, idempotency_key, view))
             return
         if result.created:
             typer.echo(
@@ -421,14 +398,12 @@ def account_history(
     """
     with _reported():
         number = _msisdn(msisdn)
-        engine = _engine(db, config_file)
-        with read_transaction(engine) as conn:
+        with _reading(db, config_file) as conn:
             account = _account(conn, number)
             cursor = events.get_cursor(conn, events.OCS_CONSUMER)
             postings = queries.account_postings(conn, account.account_id, limit=limit)
             changes = events.account_history(conn, account.account_id, limit=limit)
             names = {p.product_id: p.name for p in queries.list_products(conn)}
-        engine.dispose()
         cur = account.currency
         entries: list[tuple[int, int, dict[str, Any]]] = [
             (

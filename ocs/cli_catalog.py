@@ -26,6 +26,7 @@ from ocs.cli import (
     _money,
     _print_json,
     _product_specs,
+    _reading,
     _reported,
     _table,
     _usage,
@@ -197,10 +198,8 @@ def tariff_load(
 
 
 def _active(db: str | None, config_file: Path | None) -> tuple[catalog_store.CatalogInfo, Catalog]:
-    engine = _engine(db, config_file)
-    with read_transaction(engine) as conn:
+    with _reading(db, config_file) as conn:
         info = catalog_store.active_catalog_info(conn)
-    engine.dispose()
     if info is None:
         raise _Failure(
             "no tariff catalog is loaded: ocs tariff load FILE --apply (or ocs init --demo)"

@@ -17,20 +17,21 @@ from ocs.cli import (
     DbOption,
     JsonOption,
     _amount,
+    _customer,
     _engine,
-    _Failure,
     _micros,
     _money,
+    _print_fields,
     _print_json,
+    _print_list,
+    _reading,
     _reported,
-    _table,
     _usage,
     app,
 )
 from rating.money import MoneyError, currency
 from storage import queries
-from storage.db import read_transaction, write_transaction
-from storage.errors import NotFound
+from storage.db import write_transaction
 from storage.records import Account, BillingMode, Customer
 
 customer_app = typer.Typer(
@@ -123,28 +124,23 @@ def customer_list(
 ) -> None:
     """List customers with their billing mode and number of accounts."""
     with _reported():
-        engine = _engine(db, config_file)
-        with read_transaction(engine) as conn:
+        with _reading(db, config_file) as conn:
             views = [
                 _customer_view(c, queries.list_accounts(conn, customer_id=c.customer_id))
                 for c in queries.list_customers(conn, limit=limit)
             ]
-        engine.dispose()
-        if as_json:
-            _print_json({"customers": views})
-            return
-        _table(
+        _print_list(
+            "customers",
+            views,
+            as_json,
             ["ID", "NAME", "CURRENCY", "MODE", "CREDIT LIMIT", "ACCOUNTS"],
-            [
-                [
-                    v["customer_id"],
-                    v["name"],
-                    v["currency"],
-                    v["billing_mode"],
-                    v["credit_limit"],
-                    len(v["accounts"]),
-                ]
-                for v in views
+            lambda v: [
+                v["customer_id"],
+                v["name"],
+                v["currency"],
+                v["billing_mode"],
+                v["credit_limit"],
+                len(v["accounts"]),
             ],
             empty="no customers",
         )
@@ -159,25 +155,19 @@ def customer_show(
 ) -> None:
     """Show a customer and the MSISDNs of its accounts."""
     with _reported():
-        engine = _engine(db, config_file)
-        with read_transaction(engine) as conn:
-            try:
-                found = queries.get_customer(conn, customer_id)
-            except NotFound:
-                raise _Failure(
-                    f"no customer with id {customer_id}: see ocs customer list"
-                ) from None
+        with _reading(db, config_file) as conn:
+            found = _customer(conn, customer_id)
             view = _customer_view(found, queries.list_accounts(conn, customer_id=customer_id))
-        engine.dispose()
         if as_json:
             _print_json(view)
             return
-        for label, value in (
-            ("customer", f"{view['customer_id']} {view['name']}"),
-            ("currency", view["currency"]),
-            ("billing", view["billing_mode"]),
-            ("credit limit", f"{view['credit_limit']} {view['currency']}"),
-            ("tax class", view["tax_class"]),
-            ("accounts", ", ".join(view["accounts"]) or "none"),
-        ):
-            typer.echo(f"{label:<14}{value}")
+        _print_fields(
+            (
+                ("customer", f"{view['customer_id']} {view['name']}"),
+                ("currency", view["currency"]),
+                ("billing", view["billing_mode"]),
+                ("credit limit", f"{view['credit_limit']} {view['currency']}"),
+                ("tax class", view["tax_class"]),
+                ("accounts", ", ".join(view["accounts"]) or "none"),
+            )
+        )

@@ -24,9 +24,10 @@ from ocs.cli import (
     JsonOption,
     _Failure,
     _money,
+    _print_fields,
     _print_json,
+    _print_list,
     _reported,
-    _table,
     _usage,
     app,
 )
@@ -94,22 +95,20 @@ def session_list(
             for s in sessions:
                 if s["currency"]:
                     s["reserved"] = _money(s["reserved_micros"], s["currency"])
-            _print_json({"sessions": sessions})
-            return
-        _table(
+        _print_list(
+            "sessions",
+            sessions,
+            as_json,
             ["SESSION-ID", "MSISDN", "GATEWAY", "RG", "CCR#", "HELD", "EXPIRES", "EXHAUSTED"],
-            [
-                [
-                    s["session_id"],
-                    s["msisdn"],
-                    s["origin_host"] + ("" if s["peer_connected"] else " (gone)"),
-                    ",".join(map(str, s["rating_groups"])) or "-",
-                    s["last_request_number"],
-                    _money_or_dash(s["reserved_micros"], s["currency"]),
-                    _age(s["expires_in_s"]),
-                    ",".join(map(str, s["exhausted"])) or "-",
-                ]
-                for s in sessions
+            lambda s: [
+                s["session_id"],
+                s["msisdn"],
+                s["origin_host"] + ("" if s["peer_connected"] else " (gone)"),
+                ",".join(map(str, s["rating_groups"])) or "-",
+                s["last_request_number"],
+                _money_or_dash(s["reserved_micros"], s["currency"]),
+                _age(s["expires_in_s"]),
+                ",".join(map(str, s["exhausted"])) or "-",
             ],
             empty="no open sessions" + (f" for {number}" if number else ""),
         )
@@ -133,18 +132,19 @@ def session_show(
                     r["reserved"] = _money(r["micros"], code)
             _print_json(s)
             return
-        for label, value in (
-            ("session", s["session_id"]),
-            ("MSISDN", s["msisdn"] or f"account {s['account_id']}"),
-            ("gateway", s["origin_host"] + ("" if s["peer_connected"] else " (not connected)")),
-            ("context", s["service_context_id"] or "-"),
-            ("state", s["state"]),
-            ("last CCR#", s["last_request_number"]),
-            ("held", _money_or_dash(s["reserved_micros"], code)),
-            ("Tcc expires", f"in {_age(s['expires_in_s'])}"),
-            ("exhausted", ",".join(map(str, s["exhausted"])) or "-"),
-        ):
-            typer.echo(f"{label:<14}{value}")
+        _print_fields(
+            (
+                ("session", s["session_id"]),
+                ("MSISDN", s["msisdn"] or f"account {s['account_id']}"),
+                ("gateway", s["origin_host"] + ("" if s["peer_connected"] else " (not connected)")),
+                ("context", s["service_context_id"] or "-"),
+                ("state", s["state"]),
+                ("last CCR#", s["last_request_number"]),
+                ("held", _money_or_dash(s["reserved_micros"], code)),
+                ("Tcc expires", f"in {_age(s['expires_in_s'])}"),
+                ("exhausted", ",".join(map(str, s["exhausted"])) or "-"),
+            )
+        )
         for r in s["reservations"]:
             group = "no rating group" if r["rating_group"] is None else f"rg {r['rating_group']}"
             buckets = ", ".join(f"bucket {b}: {n}" for b, n in r["bucket_units"].items())
@@ -208,10 +208,10 @@ def peer_list(
     """List connected peers: state, Origin-Host/Realm, Origin-State-Id, watchdog."""
     with _reported():
         peers = _ask(config_file, admin_port, "peers")
-        if as_json:
-            _print_json({"peers": peers})
-            return
-        _table(
+        _print_list(
+            "peers",
+            peers,
+            as_json,
             [
                 "ORIGIN-HOST",
                 "REALM",
@@ -222,20 +222,17 @@ def peer_list(
                 "WATCHDOG",
                 "SESSIONS",
             ],
-            [
-                [
-                    p["origin_host"],
-                    p["origin_realm"],
-                    p["state"],
-                    p["address"],
-                    p["origin_state_id"],
-                    f"{_age(p['last_traffic_s'])} ago",
-                    "DWR sent, awaiting DWA"
-                    if p["dwr_pending"]
-                    else f"ok, next DWR in {_age(p['next_watchdog_s'])}",
-                    p["sessions"],
-                ]
-                for p in peers
+            lambda p: [
+                p["origin_host"],
+                p["origin_realm"],
+                p["state"],
+                p["address"],
+                p["origin_state_id"],
+                f"{_age(p['last_traffic_s'])} ago",
+                "DWR sent, awaiting DWA"
+                if p["dwr_pending"]
+                else f"ok, next DWR in {_age(p['next_watchdog_s'])}",
+                p["sessions"],
             ],
             empty="no peers connected",
         )
@@ -253,14 +250,15 @@ def status(
         if as_json:
             _print_json(s)
             return
-        for label, value in (
-            ("OCS", f"{s['origin_host']} ({s['origin_realm']}), up {s['uptime_s']:.0f} s"),
-            ("Origin-State", s["origin_state_id"]),
-            ("accounts", s["accounts"]),
-            ("sessions", s["sessions"]),
-            ("peers open", s["peers_open"]),
-            ("held", f"{s['reserved_micros']} micro-units (all currencies)"),
-            ("storage", f"{s['storage']}, {s['queued_rows']} rows waiting for commit"),
-            ("events", f"applied up to event {s['event_cursor']}"),
-        ):
-            typer.echo(f"{label:<14}{value}")
+        _print_fields(
+            (
+                ("OCS", f"{s['origin_host']} ({s['origin_realm']}), up {s['uptime_s']:.0f} s"),
+                ("Origin-State", s["origin_state_id"]),
+                ("accounts", s["accounts"]),
+                ("sessions", s["sessions"]),
+                ("peers open", s["peers_open"]),
+                ("held", f"{s['reserved_micros']} micro-units (all currencies)"),
+                ("storage", f"{s['storage']}, {s['queued_rows']} rows waiting for commit"),
+                ("events", f"applied up to event {s['event_cursor']}"),
+            )
+        )

@@ -22,11 +22,13 @@ from ocs.cli import (
     _engine,
     _Failure,
     _money,
+    _print_fields,
     _print_json,
+    _print_list,
     _product_named,
     _product_specs,
+    _reading,
     _reported,
-    _table,
     _usage,
     app,
 )
@@ -35,7 +37,7 @@ from rating.money import MoneyError, parse_decimal
 from rating.plans import load_plans
 from storage import catalog as catalog_store
 from storage import queries
-from storage.db import read_transaction, write_transaction
+from storage.db import write_transaction
 from storage.records import Product
 
 product_app = typer.Typer(no_args_is_help=True, help="The products accounts are on.")
@@ -69,28 +71,23 @@ def product_list(
 ) -> None:
     """List products with their plan, fee, bundles and number of accounts."""
     with _reported():
-        engine = _engine(db, config_file)
-        with read_transaction(engine) as conn:
+        with _reading(db, config_file) as conn:
             counts = queries.accounts_per_product(conn)
             views = [
                 _product_view(p, counts.get(p.product_id, 0)) for p in queries.list_products(conn)
             ]
-        engine.dispose()
-        if as_json:
-            _print_json({"products": views})
-            return
-        _table(
+        _print_list(
+            "products",
+            views,
+            as_json,
             ["NAME", "PLAN", "CURRENCY", "FEE", "BUNDLES", "ACCOUNTS"],
-            [
-                [
-                    v["name"],
-                    v["plan"],
-                    v["currency"],
-                    v["recurring_fee"],
-                    len(v["bundles"]),
-                    v["accounts"],
-                ]
-                for v in views
+            lambda v: [
+                v["name"],
+                v["plan"],
+                v["currency"],
+                v["recurring_fee"],
+                len(v["bundles"]),
+                v["accounts"],
             ],
             empty="no products: ocs tariff load FILE --apply (or ocs init --demo)",
         )
@@ -105,22 +102,21 @@ def product_show(
 ) -> None:
     """Show a product: its tariff plan, recurring fee, bundles and accounts on it."""
     with _reported():
-        engine = _engine(db, config_file)
-        with read_transaction(engine) as conn:
+        with _reading(db, config_file) as conn:
             found = _product_named(conn, name)
             view = _product_view(found, queries.accounts_per_product(conn).get(found.product_id, 0))
-        engine.dispose()
         if as_json:
             _print_json(view)
             return
-        for label, value in (
-            ("product", view["name"]),
-            ("tariff plan", view["plan"]),
-            ("currency", view["currency"]),
-            ("recurring fee", f"{view['recurring_fee']} {view['currency']}"),
-            ("accounts", view["accounts"]),
-        ):
-            typer.echo(f"{label:<14}{value}")
+        _print_fields(
+            (
+                ("product", view["name"]),
+                ("tariff plan", view["plan"]),
+                ("currency", view["currency"]),
+                ("recurring fee", f"{view['recurring_fee']} {view['currency']}"),
+                ("accounts", view["accounts"]),
+            )
+        )
         for b in view["bundles"]:
             group = (
                 "any rating group"
