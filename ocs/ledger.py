@@ -416,25 +416,7 @@ class Ledger:
             return []
         if hold is None:
             hold = self._holds[key] = Reservation(account, session_id, rating_group)
-        hold.micros += micros
-        account.reserved += micros
-        pid = self._next_id
-        self._next_id = pid + 1
-        return [
-            new_posting(
-                pid,
-                account_id,
-                _RESERVE,
-                0,
-                micros,
-                None,
-                session_id,
-                rating_group,
-                now_us,
-                cause,
-                False,
-            )
-        ]
+        return [self._hold_money(account, hold, micros, session_id, rating_group, now_us, cause)]
 
     def commit_money(
         self,
@@ -461,36 +443,10 @@ class Ledger:
             account = hold.account
         else:
             account = self._account_for_commit(hold, account_id, key)
-        held = 0 if hold is None else hold.micros
-        freed = held if not keep_rest else (micros if micros < held else held)
         postings: list[Posting] = []
-        if hold is not None:
-            if keep_rest:
-                hold.micros = held - freed
-            else:
-                del self._holds[key]
-                if hold.buckets:
-                    self._free_buckets(hold, postings, _COMMIT, now_us, cause)
-        account.balance -= micros
-        account.reserved -= freed
-        if micros or freed:
-            pid = self._next_id
-            self._next_id = pid + 1
-            postings.append(
-                new_posting(
-                    pid,
-                    account.account_id,
-                    _COMMIT,
-                    -micros,
-                    -freed,
-                    None,
-                    session_id,
-                    rating_group,
-                    now_us,
-                    cause,
-                    micros > held,
-                )
-            )
+        if hold is not None and not keep_rest and hold.buckets:
+            self._free_buckets(hold, postings, _COMMIT, now_us, cause)
+        self._charge_money(account, hold, key, micros, keep_rest, now_us, cause, postings)
         return postings
 
     # -- units: buckets first, then money, in one operation ---------------------------
@@ -592,21 +548,8 @@ class Ledger:
                 )
             hold.buckets = held_on
         if money:
-            account.reserved += money
-            hold.micros += money
             postings.append(
-                self._posting(
-                    account,
-                    _RESERVE,
-                    0,
-                    money,
-                    None,
-                    session_id,
-                    rating_group,
-                    now_us,
-                    cause,
-                    False,
-                )
+                self._hold_money(account, hold, money, session_id, rating_group, now_us, cause)
             )
         hold.units += granted
         hold.granted = granted
@@ -664,8 +607,6 @@ class Ledger:
         charge = price_of(rest) if rest else 0
         if charge < 0:
             raise LedgerError(f"price_of({rest}) = {charge} is negative")
-        held_money = 0 if hold is None else hold.micros
-        freed_money = held_money if not keep_rest else min(charge, held_money)
         # Everything is priced and checked: from here on nothing can fail.
         postings: list[Posting] = []
         for bucket, take, freed in steps:
@@ -692,30 +633,10 @@ class Ledger:
                         False,
                     )
                 )
-        account.balance -= charge
-        account.reserved -= freed_money
-        if charge or freed_money:
-            postings.append(
-                self._posting(
-                    account,
-                    _COMMIT,
-                    -charge,
-                    -freed_money,
-                    None,
-                    session_id,
-                    rating_group,
-                    now_us,
-                    cause,
-                    charge > held_money,
-                )
-            )
-        if hold is not None:
-            if keep_rest:
-                hold.micros -= freed_money
-                hold.buckets = held_on or None
-                hold.units = max(0, hold.units - used)
-            else:
-                del self._holds[key]
+        self._charge_money(account, hold, key, charge, keep_rest, now_us, cause, postings)
+        if hold is not None and keep_rest:
+            hold.buckets = held_on or None
+            hold.units = max(0, hold.units - used)
         return postings
 
     # -- release and adjust ----------------------------------------------------------
@@ -822,6 +743,78 @@ class Ledger:
             cause,
             overrun,
         )
+
+    def _hold_money(
+        self,
+        account: Account,
+        hold: Reservation,
+        micros: Micros,
+        session_id: str,
+        rating_group: int,
+        now_us: int,
+        cause: str | None,
+    ) -> Posting:
+        """Add ``micros`` (> 0, within the headroom) to the hold: the RESERVE posting."""
+        hold.micros += micros
+        account.reserved += micros
+        pid = self._next_id
+        self._next_id = pid + 1
+        return new_posting(
+            pid,
+            account.account_id,
+            _RESERVE,
+            0,
+            micros,
+            None,
+            session_id,
+            rating_group,
+            now_us,
+            cause,
+            False,
+        )
+
+    def _charge_money(
+        self,
+        account: Account,
+        hold: Reservation | None,
+        key: tuple[str, int],
+        charge: Micros,
+        keep_rest: bool,
+        now_us: int,
+        cause: str | None,
+        postings: list[Posting],
+    ) -> None:
+        """The money part of a commit, after any bucket postings: charge ``charge``
+        (>= 0, even beyond the money hold: overrun) and free the hold's money, or with
+        ``keep_rest`` only what the charge used. Closes the hold unless ``keep_rest``
+        (its bucket part is the caller's). Cannot fail."""
+        held = 0 if hold is None else hold.micros
+        freed = held if not keep_rest else (charge if charge < held else held)
+        account.balance -= charge
+        account.reserved -= freed
+        if charge or freed:
+            pid = self._next_id
+            self._next_id = pid + 1
+            postings.append(
+                new_posting(
+                    pid,
+                    account.account_id,
+                    _COMMIT,
+                    -charge,
+                    -freed,
+                    None,
+                    key[0],
+                    key[1],
+                    now_us,
+                    cause,
+                    charge > held,
+                )
+            )
+        if hold is not None:
+            if keep_rest:
+                hold.micros = held - freed
+            else:
+                del self._holds[key]
 
     def _free_buckets(
         self,
