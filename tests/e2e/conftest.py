@@ -4,13 +4,11 @@ Diameter client built from protocol/ only: what a gateway sees."""
 from __future__ import annotations
 
 import itertools
-import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import psycopg
 import pytest
 import trio
 from typer.testing import CliRunner
@@ -25,7 +23,7 @@ from protocol.codes import CcRequestType, RequestedAction, SubscriptionIdType
 from protocol.peer import PeerConfig, PeerConnection, Role
 from protocol.trio_peer import BatchHandler, PeerHandle, open_peer
 from protocol.units import ServiceUnits
-from tests.storage.conftest import PG_ADMIN, pg_url, require_pg
+from tests.storage.conftest import pg_schema, pg_url
 
 GW = Capabilities(origin_host="pgw.test", origin_realm="test", host_ip_addresses=("127.0.0.1",))
 MSISDN = "491700000001"  # the demo prepaid account with 10.00 EUR
@@ -60,18 +58,11 @@ def any_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield init_db(tmp_path)
         return
-    require_pg()
-    schema = f"e2e_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    try:
+    with pg_schema("e2e") as schema:
         url = pg_url(schema)
         result = CliRunner().invoke(cli, ["init", "--db", url, "--demo"])
         assert result.exit_code == 0, result.output
         yield url
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 @asynccontextmanager

@@ -13,12 +13,10 @@ import os
 import subprocess
 import sys
 import types
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import psycopg
 import pytest
 from sqlalchemy import func, inspect, select, text
 from typer.testing import CliRunner, Result
@@ -35,7 +33,7 @@ from storage.db import create_engine, read_transaction, write_transaction
 from storage.records import BillingMode, BucketKind, Posting, PostingKind, WriteBatch
 from storage.schema import account_events, metadata, tariff_catalogs
 from storage.writer import GroupCommitWriter
-from tests.storage.conftest import PG_ADMIN, pg_url, require_pg
+from tests.storage.conftest import pg_schema, pg_url
 from tests.storage.test_events import ocs_apply_pending_events
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,15 +53,8 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'ocs.db'}"
         return
-    require_pg()
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    try:
+    with pg_schema() as schema:
         yield pg_url(schema)
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 @pytest.fixture

@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 from typer.testing import CliRunner, Result
 
@@ -26,7 +24,7 @@ from storage import events, queries
 from storage.db import create_engine, read_transaction
 from storage.records import AccountStatus, EventKind
 from storage.writer import GroupCommitWriter
-from tests.storage.conftest import PG_ADMIN, pg_url, require_pg
+from tests.storage.conftest import pg_schema, pg_url
 from tests.storage.test_events import ocs_apply_pending_events
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,16 +46,9 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         ok("init", "--db", url, "--demo")
         yield url
         return
-    require_pg()
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    try:
+    with pg_schema() as schema:
         ok("init", "--db", pg_url(schema), "--demo")
         yield pg_url(schema)
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -51,6 +52,20 @@ def pg_url(schema: str, *, port: int = PG_PORT) -> str:
     return f"postgresql+psycopg://postgres@{PG_HOST}:{port}/test?options=-csearch_path%3D{schema}"
 
 
+@contextmanager
+def pg_schema(prefix: str = "t") -> Iterator[str]:
+    """A new, empty PostgreSQL schema (skips or fails as `require_pg`), dropped after."""
+    require_pg()
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    try:
+        yield schema
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
 @dataclass
 class Database:
     """One isolated, empty database of either dialect, described by its URL."""
@@ -72,15 +87,8 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
         path = tmp_path / "ocs.db"
         yield Database("sqlite", f"sqlite:///{path}", path=path)
         return
-    require_pg()
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    try:
+    with pg_schema() as schema:
         yield Database("postgresql", pg_url(schema), schema=schema)
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 @pytest.fixture
