@@ -29,6 +29,7 @@ honours, this one honours too:
 
 from __future__ import annotations
 
+import abc
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -140,7 +141,7 @@ class _Rg:
     reports: list[int] = field(default_factory=list)  #: accepted usage reports
 
 
-class Session:
+class Session(abc.ABC):
     """What every scenario session shares: identity, numbering and outcome."""
 
     unit: Unit = Unit.EVENTS
@@ -174,11 +175,13 @@ class Session:
         self._seq += 1
         return self._seq
 
+    @abc.abstractmethod
     def pending(self) -> list[CcrPlan]:
-        raise NotImplementedError
+        """The CCRs to send now."""
 
+    @abc.abstractmethod
     def answered(self, plan: CcrPlan, cca: Cca) -> None:
-        raise NotImplementedError
+        """Take in the answer to ``plan``."""
 
     def failed_request(self, why: str) -> None:
         """No usable answer (timeout, transport): a gateway gives the session up."""
@@ -199,7 +202,7 @@ class Session:
         """The RAR wait of a parked session ran out."""
         self.parked = False
 
-    def stop(self) -> None:
+    def stop(self) -> None:  # noqa: B027 (an event session has nothing to stop)
         """End soon: the run is over (a session in progress sends its CCR-T)."""
 
     def reports(self) -> dict[int, list[int]]:
