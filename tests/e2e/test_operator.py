@@ -10,7 +10,6 @@ process would, while the server and the test gateway run on the trio loop.
 from __future__ import annotations
 
 import json
-import socket
 from dataclasses import replace
 from typing import Any
 
@@ -23,17 +22,12 @@ from protocol.codec import Message
 from protocol.codes import CcRequestType, ResultCode
 from protocol.reauth import encode_asa, encode_raa, parse_asr, parse_rar
 from protocol.units import ServiceUnits
+from tests.loopback import free_port
 
 from .conftest import GW, MSISDN, Gateway, gateway, ocs_config, running_ocs
 
 T = CcRequestType
 MB = 1_000_000
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Recorder:

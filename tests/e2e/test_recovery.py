@@ -7,7 +7,6 @@ import itertools
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -23,17 +22,12 @@ from protocol.codes import CcRequestType, ResultCode
 from protocol.peer import PeerConfig, PeerConnection, Role
 from protocol.trio_peer import open_peer
 from protocol.units import ServiceUnits
+from tests.loopback import free_port
 
 from .conftest import GW, MSISDN, Gateway, init_db
 
 T = CcRequestType
 MB = 1_000_000
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextmanager

@@ -17,9 +17,9 @@ from protocol.codec import decode_message
 from protocol.codes import CcRequestType
 from protocol.trio_peer import BatchResult
 from storage.writer import GroupCommitWriter
+from tests.loopback import free_port
 
 from .conftest import GW, MSISDN, Gateway, gateway, ocs_config, running_ocs
-from .test_recovery import free_port
 
 T = CcRequestType
 

@@ -53,6 +53,7 @@ from typer.testing import CliRunner
 from ocs.app import Bound, run
 from ocs.cli import app as cli
 from ocs.config import OcsConfig
+from tests.e2e.conftest import init_db
 
 MSISDN = "491700000001"  # the demo prepaid account, 10.00 EUR
 CLIENT_HOST, CLIENT_REALM = "pgw.interop.test", "interop.test"
@@ -87,13 +88,6 @@ BENIGN_OCS_WARNINGS: tuple[str, ...] = ()
 # says the M bit MUST NOT be set on these two (its own CER clears it as well): the CEA's
 # M-less Product-Name and Firmware-Revision are right.
 M_BIT_MUST_NOT = frozenset({pd.AVP_PRODUCT_NAME, pd.AVP_FIRMWARE_REVISION})
-
-
-def init_db(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'ocs.db'}"
-    result = CliRunner().invoke(cli, ["init", "--db", url, "--demo"])
-    assert result.exit_code == 0, result.output
-    return url
 
 
 def ocs_config(url: str) -> OcsConfig:

@@ -25,12 +25,7 @@ from ocs.admin import AdminClient, AdminError, AdminUnavailable
 from ocs.cli import app
 from ocs.config import ConfigError, OcsConfig, load_config
 from tests.e2e.conftest import init_db, ocs_config, running_ocs
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.loopback import free_port
 
 
 def exchange(port: int, lines: list[bytes]) -> list[dict[str, object]]:
